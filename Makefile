@@ -1,0 +1,31 @@
+# gearcheck: every target sets itself up (venv, system packages) on a fresh clone.
+SHELL := /bin/bash
+PY := .venv/bin/python
+GEARCHECK := .venv/bin/gearcheck
+SERVER ?=
+PROFILE ?= load/profiles/steady-foreground.yaml
+WORKERS ?= 2
+PYTEST_ARGS ?=
+
+.PHONY: setup system-deps test lint conformance matrix load load-distributed bench interop \
+        fuzz mutants faults serve clean
+
+setup: .venv/.gearcheck-installed
+
+.venv/.gearcheck-installed: pyproject.toml
+	bash scripts/setup-venv.sh
+
+system-deps:
+	bash scripts/install-system-deps.sh
+
+test: setup system-deps
+	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+lint: setup
+	.venv/bin/ruff check gearcheck tests load
+
+serve: setup
+	$(GEARCHECK) serve --port 4730
+
+clean:
+	rm -rf .venv reports/* .pytest_cache

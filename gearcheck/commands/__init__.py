@@ -1,0 +1,1 @@
+"""Subcommands of ``gearcheck``: one module each, with ``register(subparsers)``."""

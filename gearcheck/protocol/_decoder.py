@@ -1,0 +1,197 @@
+"""Bytes to events, incrementally: the sans-I/O heart of gearcheck.
+
+Strategy: the decoder owns one growing buffer and a read position. ``feed``
+appends whatever arrived, in any chunking; ``next_event`` looks at the next
+boundary and returns a complete ``Packet`` or ``AdminLine``, or ``None`` when
+more bytes are needed. As gearmand does, the first byte at each boundary
+decides the kind: ``\\0`` starts a 12-byte binary header, anything else an
+admin line that ends at ``\\n`` (one ``\\r`` before it is dropped).
+
+Nothing is allocated in proportion to a declared size: a header's size is
+checked against ``max_payload`` before any payload is awaited, and payload
+bytes are only ever the ones that actually arrived. Errors that break framing
+(bad magic, unknown type, oversized, a line that never ends, EOF mid-packet)
+are fatal and repeat on every later call; errors on a packet whose extent was
+known (missing NUL separators, unexpected magic) are recoverable.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from ._errors import (
+    AdminLineTooLongError,
+    BadMagicError,
+    MissingArgumentsError,
+    PacketTooLargeError,
+    ProtocolError,
+    TruncatedPacketError,
+    UnexpectedMagicError,
+    UnknownPacketTypeError,
+)
+from ._packet import AdminLine, Event, Packet
+from ._table import HEADER_SIZE, MAX_PACKET_TYPE, SPECS, Magic, PacketType
+
+DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024
+DEFAULT_MAX_LINE = 64 * 1024
+
+_TYPE_SIZE = struct.Struct(">II")
+_MAGICS = {Magic.REQ.value: Magic.REQ, Magic.RES.value: Magic.RES}
+_TYPES = {int(t): t for t in PacketType}
+_ARITY = {t: SPECS[t].arity for t in PacketType}
+_COMPACT_AT = 1 << 16
+
+
+class Decoder:
+    """Incremental decoder for one direction of one connection."""
+
+    def __init__(self, *, max_payload: int = DEFAULT_MAX_PAYLOAD,
+                 max_line: int = DEFAULT_MAX_LINE, expect_magic: Magic | None = None,
+                 admin_lines: bool = True) -> None:
+        self.max_payload = max_payload
+        self.max_line = max_line
+        self.expect_magic = expect_magic
+        self.admin_lines = admin_lines
+        self._buf = bytearray()
+        self._pos = 0
+        self._consumed = 0  # bytes consumed before _buf[0], for error offsets
+        self._eof = False
+        self._error: ProtocolError | None = None
+
+    # -- input -------------------------------------------------------------
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        if self._eof:
+            raise RuntimeError("feed() after feed_eof()")
+        if data:
+            self._buf += data
+
+    def feed_eof(self) -> None:
+        self._eof = True
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received and not yet turned into an event."""
+        return len(self._buf) - self._pos
+
+    @property
+    def offset(self) -> int:
+        """Stream offset of the next unread byte."""
+        return self._consumed + self._pos
+
+    @property
+    def at_eof(self) -> bool:
+        """The peer closed and every byte was turned into an event."""
+        return self._eof and self.buffered == 0
+
+    @property
+    def failed(self) -> ProtocolError | None:
+        return self._error
+
+    # -- output ------------------------------------------------------------
+    def next_event(self) -> Event | None:
+        if self._error is not None:
+            raise self._error
+        buf, pos = self._buf, self._pos
+        avail = len(buf) - pos
+        if avail == 0:
+            return None
+        if buf[pos] != 0 and self.admin_lines:
+            return self._next_line()
+        if avail < HEADER_SIZE:
+            if avail >= 4 and bytes(buf[pos:pos + 4]) not in _MAGICS:
+                return self._fail(BadMagicError(
+                    f"bad magic {bytes(buf[pos:pos + 4])!r} at offset {self.offset}: "
+                    f"expected \\0REQ or \\0RES", offset=self.offset, raw=bytes(buf[pos:pos + 4])))
+            return self._need_more()
+        magic = _MAGICS.get(bytes(buf[pos:pos + 4]))
+        header = bytes(buf[pos:pos + HEADER_SIZE])
+        if magic is None:
+            return self._fail(BadMagicError(
+                f"bad magic {header[:4]!r} at offset {self.offset}: expected \\0REQ or \\0RES",
+                offset=self.offset, raw=header))
+        number, size = _TYPE_SIZE.unpack_from(buf, pos + 4)
+        ptype = _TYPES.get(number)
+        if ptype is None:
+            return self._fail(UnknownPacketTypeError(
+                f"unknown packet type {number} at offset {self.offset} "
+                f"(known types are 1..{MAX_PACKET_TYPE})", offset=self.offset, raw=header))
+        if size > self.max_payload:
+            return self._fail(PacketTooLargeError(
+                f"{ptype.name} at offset {self.offset} declares a {size}-byte payload, "
+                f"over the {self.max_payload}-byte limit", offset=self.offset, raw=header))
+        end = pos + HEADER_SIZE + size
+        if len(buf) < end:
+            return self._need_more()
+        payload = bytes(buf[pos + HEADER_SIZE:end])
+        start = self.offset
+        self._advance(end)
+        arity = _ARITY[ptype]
+        if arity == 0:
+            packet = Packet(magic, ptype, (), payload)
+        else:
+            args = tuple(payload.split(b"\0", arity - 1))
+            if len(args) < arity:
+                raise MissingArgumentsError(
+                    f"{ptype.name} at offset {start} needs {arity} arguments "
+                    f"({', '.join(SPECS[ptype].args)}) but its {size}-byte payload has "
+                    f"{len(args) - 1} NUL separator(s)",
+                    packet_type=number, payload=payload, magic=magic.value, offset=start)
+            packet = Packet(magic, ptype, args)
+        if self.expect_magic is not None and magic is not self.expect_magic:
+            raise UnexpectedMagicError(
+                f"{ptype.name} at offset {start} has {magic.value!r} magic, "
+                f"expected {self.expect_magic.value!r}", packet=packet, offset=start)
+        return packet
+
+    def events(self) -> list[Event]:
+        """Every complete event buffered now (stops at the first error, which it raises)."""
+        out: list[Event] = []
+        while (event := self.next_event()) is not None:
+            out.append(event)
+        return out
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        while (event := self.next_event()) is not None:
+            yield event
+
+    # -- internals ---------------------------------------------------------
+    def _next_line(self) -> Event | None:
+        buf, pos = self._buf, self._pos
+        nl = buf.find(b"\n", pos, pos + self.max_line + 1)
+        if nl < 0:
+            if len(buf) - pos > self.max_line:
+                return self._fail(AdminLineTooLongError(
+                    f"admin line at offset {self.offset} is longer than {self.max_line} bytes "
+                    f"with no newline", offset=self.offset, raw=bytes(buf[pos:pos + 64])))
+            return self._need_more()
+        end = nl
+        if end > pos and buf[end - 1] == 0x0D:
+            end -= 1
+        text = bytes(buf[pos:end])
+        self._advance(nl + 1)
+        return AdminLine(text)
+
+    def _need_more(self) -> None:
+        if self._eof and self.buffered:
+            what = "an admin line" if self._buf[self._pos] != 0 else "a binary packet"
+            self._fail(TruncatedPacketError(
+                f"connection closed in the middle of {what}: {self.buffered} byte(s) "
+                f"left at offset {self.offset}", offset=self.offset,
+                raw=bytes(self._buf[self._pos:self._pos + HEADER_SIZE])))
+        return None
+
+    def _advance(self, new_pos: int) -> None:
+        if new_pos >= len(self._buf):
+            self._consumed += len(self._buf)
+            self._buf.clear()
+            self._pos = 0
+        elif new_pos > _COMPACT_AT:
+            self._consumed += new_pos
+            del self._buf[:new_pos]
+            self._pos = 0
+        else:
+            self._pos = new_pos
+
+    def _fail(self, error: ProtocolError) -> None:
+        self._error = error
+        raise error

@@ -1,0 +1,15 @@
+"""Starting and stopping the systems under test.
+
+Each target is a context manager: ``with GearmandTarget() as t: t.address``.
+Managed targets run as child processes on free loopback ports and are always
+stopped; an ``ExternalTarget`` is someone else's server, only reached.
+"""
+
+from ._base import ExternalTarget, ProcessTarget, Target, TargetError, wait_until_answers
+from ._ports import free_port
+from .gearmand import GearmandTarget, gearmand_binary
+
+__all__ = [
+    "ExternalTarget", "GearmandTarget", "ProcessTarget", "Target", "TargetError", "free_port",
+    "gearmand_binary", "wait_until_answers",
+]

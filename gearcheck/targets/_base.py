@@ -1,0 +1,203 @@
+"""What a system under test looks like to the harness.
+
+Strategy: a ``Target`` has a name, an address once started, and ``start`` /
+``stop``; it is a context manager so whatever starts a server always stops it.
+``ProcessTarget`` is the shared shape for servers the harness runs as child
+processes: pick a free loopback port, launch with a log file, poll with ECHO
+(or an admin command for servers without ECHO) until it answers or the
+deadline passes, and on stop send SIGTERM, then SIGKILL after a grace period.
+A server that dies during start-up is reported with the tail of its log.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+from ..wire import Address, Connection, WireError
+from ._ports import free_port
+
+
+class TargetError(RuntimeError):
+    """A target could not be started or reached (the harness's fault or the setup's)."""
+
+
+class Target(ABC):
+    name: str = "target"
+
+    @property
+    @abstractmethod
+    def address(self) -> Address: ...
+
+    def start(self) -> Target:
+        return self
+
+    def stop(self) -> None:
+        return None
+
+    @property
+    def managed(self) -> bool:
+        """True when the harness starts and stops this server itself."""
+        return False
+
+    def __enter__(self) -> Target:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def describe(self) -> dict[str, object]:
+        return {"name": self.name, "address": str(self.address), "managed": self.managed}
+
+
+class ExternalTarget(Target):
+    """A server someone else runs at host:port: never started or stopped by us."""
+
+    def __init__(self, address: Address | str, name: str | None = None) -> None:
+        self._address = Address.parse(address) if isinstance(address, str) else address
+        self.name = name or str(self._address)
+
+    @property
+    def address(self) -> Address:
+        return self._address
+
+    def start(self) -> ExternalTarget:
+        wait_until_answers(self._address, deadline_s=5.0, what=f"server at {self._address}")
+        return self
+
+
+def wait_until_answers(address: Address, *, deadline_s: float, what: str,
+                       process: subprocess.Popen[bytes] | None = None,
+                       log_path: Path | None = None, probe: str = "echo") -> None:
+    """Poll until the server at ``address`` answers ECHO (or an admin ``probe``)."""
+    deadline = time.monotonic() + deadline_s
+    last_error = "no attempt"
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise TargetError(f"{what} exited with code {process.returncode} during start-up"
+                              + _log_tail(log_path))
+        try:
+            with Connection.open(address, timeout=1.0) as conn:
+                if probe == "echo":
+                    conn.echo(b"gearcheck-ready", timeout=1.0)
+                else:
+                    conn.admin(probe, timeout=1.0)
+                return
+        except (OSError, WireError) as exc:
+            last_error = str(exc)
+        time.sleep(0.05)
+    raise TargetError(f"{what} did not answer within {deadline_s:.0f}s ({last_error})"
+                      + _log_tail(log_path))
+
+
+def _log_tail(log_path: Path | None, lines: int = 15) -> str:
+    if log_path is None or not log_path.exists():
+        return ""
+    tail = log_path.read_text(errors="replace").splitlines()[-lines:]
+    return "\n--- last lines of " + str(log_path) + " ---\n" + "\n".join(tail)
+
+
+class ProcessTarget(Target):
+    """A server the harness starts as a child process on a free loopback port."""
+
+    start_deadline_s = 15.0
+    stop_grace_s = 5.0
+    probe = "echo"
+    start_attempts = 3
+
+    def __init__(self, *, name: str | None = None, log_dir: Path | str | None = None,
+                 port: int | None = None, host: str = "127.0.0.1") -> None:
+        if name:
+            self.name = name
+        self.host = host
+        self.requested_port = port
+        self.log_dir = Path(log_dir) if log_dir else Path(tempfile.mkdtemp(prefix="gearcheck-"))
+        self.process: subprocess.Popen[bytes] | None = None
+        self._address: Address | None = None
+        self.log_path: Path | None = None
+
+    @abstractmethod
+    def command(self, port: int) -> list[str]:
+        """The argv that starts the server on ``port``, listening on loopback."""
+
+    def environment(self) -> dict[str, str]:
+        return dict(os.environ)
+
+    @property
+    def managed(self) -> bool:
+        return True
+
+    @property
+    def address(self) -> Address:
+        if self._address is None:
+            raise TargetError(f"{self.name} is not started")
+        return self._address
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def start(self) -> ProcessTarget:
+        if self.process is not None and self.process.poll() is None:
+            return self
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        error: TargetError | None = None
+        for _attempt in range(self.start_attempts):
+            port = self.requested_port or free_port(self.host)
+            self.log_path = self.log_dir / f"{self.name}-{port}.log"
+            argv = self.command(port)
+            with open(self.log_path, "ab") as log:
+                self.process = subprocess.Popen(
+                    argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    env=self.environment(), start_new_session=True)
+            self._address = Address(self.host, port)
+            try:
+                wait_until_answers(self._address, deadline_s=self.start_deadline_s,
+                                   what=f"{self.name} ({' '.join(argv)})", process=self.process,
+                                   log_path=self.log_path, probe=self.probe)
+                return self
+            except TargetError as exc:
+                error = exc
+                self.stop()
+                if self.requested_port:
+                    break
+        assert error is not None
+        raise error
+
+    def stop(self) -> None:
+        proc, self.process = self.process, None
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(self.stop_grace_s)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait(5)
+
+    def kill(self) -> None:
+        """kill -9, as a crash would: no clean shutdown."""
+        proc, self.process = self.process, None
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(5)
+
+    def describe(self) -> dict[str, object]:
+        info = super().describe() if self._address else {"name": self.name, "managed": True}
+        info["log"] = str(self.log_path) if self.log_path else None
+        return info

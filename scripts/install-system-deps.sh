@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs the system packages gearcheck's tests and targets need, from Debian's
+# archive: the C gearmand and its tools, the Perl Gearman::Server, PHP with the
+# pecl gearman extension, sqlite3 and tcpdump. Idempotent: does nothing when
+# everything is present. Runs apt-get update once, then apt-get install -y.
+set -euo pipefail
+
+PACKAGES=(
+  gearman-job-server   # /usr/sbin/gearmand, the C server
+  gearman-tools        # gearman, gearadmin
+  gearman-server       # /usr/bin/gearmand, the Perl Gearman::Server
+  php-cli php-gearman  # PHP's pecl gearman client and worker
+  sqlite3              # inspecting persistent queues
+  tcpdump              # loopback captures for the pcap tests
+  nodejs npm           # the Node client libraries
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+# node/npm may come from outside Debian's packages (preinstalled): accept those.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  filtered=()
+  for p in "${missing[@]}"; do
+    [[ "$p" == nodejs || "$p" == npm ]] || filtered+=("$p")
+  done
+  missing=("${filtered[@]+"${filtered[@]}"}")
+fi
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "installing system packages: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+# policy-rc.d in containers denies service starts; we never want the packaged
+# services running anyway (the harness starts its own on free loopback ports).
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+# Stop any packaged daemon that did start: they would hold port 4730.
+for svc in gearman-job-server gearman-server; do
+  $SUDO service "$svc" stop >/dev/null 2>&1 || true
+done

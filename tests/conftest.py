@@ -1,0 +1,27 @@
+"""Servers shared by the harness's own tests.
+
+Each fixture starts a real server on a free loopback port for the test session
+and always stops it. Areas add their own fixtures in tests/<area>/conftest.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from gearcheck.targets import GearmandTarget
+from gearcheck.wire import Address
+
+
+@pytest.fixture(scope="session")
+def gearmand(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GearmandTarget]:
+    """The C gearmand 1.1.20 from Debian, started for the session."""
+    target = GearmandTarget(log_dir=tmp_path_factory.mktemp("gearmand"))
+    with target:
+        yield target
+
+
+@pytest.fixture(scope="session")
+def gearmand_address(gearmand: GearmandTarget) -> Address:
+    return gearmand.address
