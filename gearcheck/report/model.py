@@ -1,0 +1,149 @@
+"""What a conformance run produced: the data the engine writes and every report reads.
+
+Strategy: plain dataclasses with ``to_dict`` / ``from_dict`` so report.json is
+the one serialised form; the JUnit, HTML, Markdown, pcap, matrix, gate and
+mutant-score code all start from a ``RunReport`` (in memory or loaded back
+from report.json) and never from the engine's internals.
+
+Bump ``SCHEMA_VERSION`` on any incompatible change to the serialised form.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+SCHEMA_VERSION = "1.0"
+
+
+class Verdict(StrEnum):
+    PASS = "PASS"
+    NON_STRICT = "NON-STRICT"  # a tolerated alternative matched, not the strict expectation
+    FAIL = "FAIL"
+    UNSUPPORTED = "UNSUPPORTED"  # a required capability is missing, with the probe as evidence
+    ERROR = "ERROR"  # the harness or the set-up failed: never counted against the server
+    XFAIL = "XFAIL"  # failed, and the baseline expected it to
+    XPASS = "XPASS"  # passed, but the baseline expected a failure
+
+    @property
+    def is_failure(self) -> bool:
+        return self in (Verdict.FAIL, Verdict.XPASS)
+
+    @property
+    def is_success(self) -> bool:
+        return self in (Verdict.PASS, Verdict.NON_STRICT, Verdict.XFAIL)
+
+
+class FailureKind(StrEnum):
+    MISMATCH = "MISMATCH"  # something arrived, but not what was expected
+    TIMEOUT = "TIMEOUT"  # nothing arrived before the deadline plus the grace period
+    LATE = "LATE"  # the right answer, after the deadline but within the grace period
+    CLOSED = "CLOSED"  # the server closed the connection unexpectedly
+    UNEXPECTED = "UNEXPECTED"  # a packet arrived where silence was expected
+    PROTOCOL = "PROTOCOL"  # the server sent bytes that are not valid Gearman framing
+
+
+@dataclass
+class TranscriptEntry:
+    t: float  # seconds since the case started
+    actor: str  # the connection's name in the scenario ("client", "worker", ...)
+    direction: str  # "send", "recv", or "note" (connect, close, timeout, ...)
+    summary: dict[str, Any]  # decoded: {"type": "ECHO_RES", "args": {...}} or {"line": "..."}
+    raw_hex: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class CaseResult:
+    case_id: str  # GM-AREA-NNN
+    title: str
+    area: str
+    level: str  # MUST, SHOULD, OBSERVED
+    verdict: Verdict
+    duration_s: float = 0.0
+    source: str = ""
+    tags: list[str] = field(default_factory=list)
+    file: str = ""
+    line: int = 0
+    message: str = ""  # one sentence: what happened
+    failure_kind: FailureKind | None = None
+    failing_step: int | None = None  # index of the step that decided a FAIL/ERROR
+    expected: Any = None
+    actual: Any = None
+    evidence: dict[str, Any] = field(default_factory=dict)  # probe output, baseline reason...
+    transcript: list[TranscriptEntry] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["verdict"] = self.verdict.value
+        d["failure_kind"] = self.failure_kind.value if self.failure_kind else None
+        d["transcript"] = [e.to_dict() for e in self.transcript]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CaseResult:
+        d = dict(d)
+        d["verdict"] = Verdict(d["verdict"])
+        d["failure_kind"] = FailureKind(d["failure_kind"]) if d.get("failure_kind") else None
+        d["transcript"] = [TranscriptEntry(**e) for e in d.get("transcript", [])]
+        return cls(**d)
+
+
+@dataclass
+class ServerInfo:
+    address: str
+    name: str = ""  # the implementation's name in fixtures/servers.yaml, or the address
+    version: str | None = None  # the admin `version` reply, if any
+    capabilities: dict[str, Any] = field(default_factory=dict)  # the probe's profile
+    echo_rtt_us: float | None = None
+
+
+@dataclass
+class RunReport:
+    server: ServerInfo
+    results: list[CaseResult] = field(default_factory=list)
+    started_at: str = ""  # ISO 8601, UTC
+    finished_at: str = ""
+    duration_s: float = 0.0
+    tool_version: str = ""
+    baseline: str | None = None  # path of the baseline applied, if any
+    schema_version: str = SCHEMA_VERSION
+
+    def counts(self) -> dict[str, int]:
+        out = {v.value: 0 for v in Verdict}
+        for r in self.results:
+            out[r.verdict.value] += 1
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": self.schema_version,
+            "tool_version": self.tool_version,
+            "server": asdict(self.server),
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "duration_s": self.duration_s,
+            "baseline": self.baseline,
+            "counts": self.counts(),
+            "results": [r.to_dict() for r in self.results],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunReport:
+        major = str(d.get("schema_version", "")).split(".")[0]
+        if major != SCHEMA_VERSION.split(".")[0]:
+            raise ValueError(f"report schema version {d.get('schema_version')!r} is not "
+                             f"compatible with {SCHEMA_VERSION}")
+        return cls(
+            server=ServerInfo(**d["server"]),
+            results=[CaseResult.from_dict(r) for r in d.get("results", [])],
+            started_at=d.get("started_at", ""),
+            finished_at=d.get("finished_at", ""),
+            duration_s=d.get("duration_s", 0.0),
+            tool_version=d.get("tool_version", ""),
+            baseline=d.get("baseline"),
+            schema_version=d["schema_version"],
+        )
