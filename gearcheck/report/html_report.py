@@ -1,0 +1,114 @@
+"""report.html: one self-contained page a person reads in a browser, no server, no CDN.
+
+Strategy: a Jinja2 template shipped as package data (templates/report.html,
+with its CSS and the small filter script inlined by ``{% include %}``), with
+autoescaping on, since server replies end up in the page. The Python side only
+prepares what the template cannot compute simply: counts per area and per
+level, the overall outcome, and filters that render a transcript entry
+(``packet``), any value as indented JSON (``pretty``) and raw bytes as a hex
+dump (``hexdump``). Every case is an ``<article id="<case id>">`` so other
+pages (the matrix) link straight to its evidence; failing cases start open.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from ._text import clip, clip_text
+from .model import RunReport, Verdict
+from .summary_md import LEVEL_ORDER, outcome
+
+OPEN_VERDICTS = frozenset({"FAIL", "XPASS", "ERROR"})
+HEXDUMP_MAX_BYTES = 4096
+ARROWS = {"send": "→", "recv": "←", "note": "·"}
+
+
+def pretty(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(clip(value, 2000), indent=2, ensure_ascii=False, default=repr)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def packet_text(summary: Mapping[str, Any]) -> str:
+    """One line for a decoded transcript entry: ``TYPE name=value ...`` or the admin line."""
+    if "type" in summary:
+        args = summary.get("args") or {}
+        if isinstance(args, Mapping):
+            rendered = " ".join(f"{k}={clip_text(str(v))}" for k, v in args.items())
+        else:
+            rendered = " ".join(clip_text(str(a)) for a in args)
+        magic = summary.get("magic")
+        prefix = f"[{magic}] " if magic else ""
+        return f"{prefix}{summary['type']} {rendered}".rstrip()
+    if "line" in summary:
+        return clip_text(repr(summary["line"])[1:-1], 2000)
+    return pretty(dict(summary)) if summary else ""
+
+
+def hexdump(raw_hex: str, width: int = 16) -> str:
+    data = bytes.fromhex(raw_hex)
+    rows = []
+    extra = len(data) - HEXDUMP_MAX_BYTES
+    data = data[:HEXDUMP_MAX_BYTES]
+    for off in range(0, len(data), width):
+        chunk = data[off:off + width]
+        text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
+        rows.append(f"{off:04x}  {chunk.hex(' '):<{width * 3}} {text}")
+    if extra > 0:
+        rows.append(f"… {extra} more bytes (all of them are in report.json)")
+    return "\n".join(rows)
+
+
+@cache
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("gearcheck.report", "templates"),
+        autoescape=jinja2.select_autoescape(["html"], default_for_string=True),
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(pretty=pretty, packet=packet_text, hexdump=hexdump)
+    return env
+
+
+def _table(report: RunReport, key: str, order: tuple[str, ...] = ()
+           ) -> list[tuple[str, dict[str, int]]]:
+    rows: dict[str, dict[str, int]] = defaultdict(lambda: {v.value: 0 for v in Verdict})
+    for r in report.results:
+        rows[getattr(r, key) or "?"][r.verdict.value] += 1
+    names = sorted(rows, key=lambda n: (order.index(n) if n in order else len(order), n))
+    return [(n, rows[n]) for n in names]
+
+
+def render_html(report: RunReport, pcaps: Mapping[str, str] | None = None) -> str:
+    counts = report.counts()
+    present = [v for v in Verdict if counts[v.value]]
+    return environment().get_template("report.html").render(
+        report=report,
+        server_label=report.server.name or report.server.address,
+        outcome=outcome(report),
+        counts=counts,
+        verdicts=present,
+        by_level=_table(report, "level", LEVEL_ORDER),
+        by_area=_table(report, "area"),
+        pcaps=dict(pcaps or {}),
+        open_verdicts=OPEN_VERDICTS,
+        arrows=ARROWS,
+    )
+
+
+def write_html(report: RunReport, path: Path | str, pcaps: Mapping[str, str] | None = None
+               ) -> Path:
+    """``pcaps`` maps case ids to capture paths relative to the HTML file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_html(report, pcaps), encoding="utf-8")
+    return path
