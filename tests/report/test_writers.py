@@ -1,0 +1,220 @@
+"""Each report writer on a synthetic run holding every verdict."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from scapy.layers.inet import TCP
+from scapy.utils import rdpcap
+
+from gearcheck.report.json_report import ReportFormatError, load_report, write_json
+from gearcheck.report.junit import write_junit
+from gearcheck.report.model import RunReport, Verdict
+from gearcheck.report.summary_md import MAX_LISTED, render_summary
+from gearcheck.report.writers import write_all
+
+from .conftest import every_verdict_report, make_case
+
+
+def test_every_verdict_is_in_the_synthetic_run(report: RunReport) -> None:
+    assert {r.verdict for r in report.results} == set(Verdict)
+
+
+# --- report.json -----------------------------------------------------------------------------
+
+def test_json_round_trips_through_the_schema(report: RunReport, tmp_path: Path) -> None:
+    path = write_json(report, tmp_path / "report.json")
+    loaded = load_report(path)
+    assert loaded.to_dict() == report.to_dict()
+    data = json.loads(path.read_text())
+    assert data["counts"]["FAIL"] == 1 and data["schema_version"].startswith("1.")
+
+
+def test_json_turns_bytes_into_hex(tmp_path: Path) -> None:
+    report = every_verdict_report()
+    report.results[0].actual = {"data": b"\x00\xff"}
+    data = json.loads(write_json(report, tmp_path / "r.json").read_text())
+    assert data["results"][0]["actual"] == {"data": "00ff"}
+
+
+def test_writer_refuses_a_report_that_breaks_the_schema(tmp_path: Path) -> None:
+    report = every_verdict_report()
+    report.results[2].transcript[1].direction = "sideways"
+    with pytest.raises(ReportFormatError, match=r"\['results'\]\[2\]\['transcript'\]\[1\]"):
+        write_json(report, tmp_path / "r.json")
+    assert not (tmp_path / "r.json").exists()
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (None, "cannot read report"),
+    ("{not json", r"r\.json:1:2: not JSON"),
+    ('{"schema_version": "2.0", "server": {"address": "x"}, "results": [], "counts": {}}',
+     "schema_version '2.0' is not compatible"),
+    ('{"schema_version": "1.0", "server": {}, "results": [], "counts": {}}',
+     r"\$\['server'\]: 'address' is a required property"),
+    ('{"schema_version": "1.0", "server": {"address": "x"}, "counts": {},'
+     ' "results": [{"case_id": "A", "title": "", "area": "", "level": "MUST",'
+     ' "verdict": "MAYBE"}]}', r"\$\['results'\]\[0\]\['verdict'\]"),
+])
+def test_load_report_names_the_problem(tmp_path: Path, content: str | None, message: str
+                                       ) -> None:
+    path = tmp_path / "r.json"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(ReportFormatError, match=message):
+        load_report(path)
+
+
+# --- junit.xml -------------------------------------------------------------------------------
+
+EXPECTED_CHILD = {Verdict.FAIL: "failure", Verdict.XPASS: "failure", Verdict.ERROR: "error",
+                  Verdict.UNSUPPORTED: "skipped"}
+
+
+def test_junit_structure_and_counts(report: RunReport, tmp_path: Path) -> None:
+    root = ET.parse(write_junit(report, tmp_path / "junit.xml")).getroot()
+    assert root.tag == "testsuites"
+    suites = root.findall("testsuite")
+    assert sorted(s.get("name") for s in suites) == [
+        "conformance.admin", "conformance.echo", "conformance.submit"]
+    totals: dict[str, int] = defaultdict(int)
+    by_id = {r.case_id: r for r in report.results}
+    for suite in suites:
+        cases = suite.findall("testcase")
+        assert set(suite.keys()) >= {"name", "tests", "failures", "errors", "skipped", "time"}
+        counted = {"tests": len(cases),
+                   "failures": sum(1 for c in cases if c.find("failure") is not None),
+                   "errors": sum(1 for c in cases if c.find("error") is not None),
+                   "skipped": sum(1 for c in cases if c.find("skipped") is not None)}
+        for key, value in counted.items():
+            assert int(suite.get(key, "-1")) == value, (suite.get("name"), key)
+            totals[key] += value
+        props = {p.get("name"): p.get("value") for p in suite.find("properties") or []}
+        assert props["server"] == "127.0.0.1:4730"
+        for case in cases:
+            # strict (Ant/Jenkins) schema: a testcase holds no <properties>
+            assert case.find("properties") is None
+            assert set(case.keys()) <= {"name", "classname", "time"}
+            result = by_id[case.get("name", "").split()[0]]
+            assert case.get("classname") == f"conformance.{result.area}"
+            children = [c.tag for c in case if c.tag in ("failure", "error", "skipped")]
+            expected = EXPECTED_CHILD.get(result.verdict)
+            assert children == ([expected] if expected else []), result.case_id
+            assert props[f"{result.case_id}.level"] == result.level
+            assert props[f"{result.case_id}.verdict"] == result.verdict.value
+            assert props[f"{result.case_id}.source"] == result.source
+    for key, value in totals.items():
+        assert int(root.get(key, "-1")) == value
+    assert totals == {"tests": 7, "failures": 2, "errors": 1, "skipped": 1}
+
+
+def test_junit_failure_text_has_expected_and_actual(report: RunReport, tmp_path: Path) -> None:
+    root = ET.parse(write_junit(report, tmp_path / "junit.xml")).getroot()
+    failure = next(c for c in root.iter("testcase")
+                   if c.get("name", "").startswith("GM-SUBMIT-001")).find("failure")
+    assert failure is not None and failure.get("type") == "FAIL"
+    assert "expected: " in (failure.text or "") and "JOB_CREATED" in (failure.text or "")
+    assert "actual:   " in (failure.text or "") and '"ERROR"' in (failure.text or "")
+
+
+# --- report.html -----------------------------------------------------------------------------
+
+def test_html_is_self_contained_with_cases_and_filters(report: RunReport, tmp_path: Path
+                                                       ) -> None:
+    paths = write_all(report, tmp_path)
+    html = paths.html.read_text()
+    for r in report.results:
+        assert f'id="{r.case_id}"' in html
+        assert f'data-verdict="{r.verdict.value}"' in html
+    for v in Verdict:
+        assert f'name="verdict" value="{v.value}"' in html
+    for level in ("MUST", "SHOULD", "OBSERVED"):
+        assert f'name="level" value="{level}"' in html
+    assert "<script>" in html and "<style>" in html
+    assert "<script src" not in html and "<link" not in html and "@import" not in html
+    # server text is escaped, not executed
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    # transcript rows, expected against actual, and the capture link of the failing case
+    assert "JOB_ASSIGN" in html and "<h4>expected</h4>" in html
+    assert 'href="pcap/GM-SUBMIT-001.pcap"' in html
+    # the 40 kB payload is cut for reading, but report.json keeps it
+    assert html.count("x" * 300) == 0 and "(40000 chars)" in html
+
+
+# --- summary.md ------------------------------------------------------------------------------
+
+def test_summary_is_short_and_names_the_problems(report: RunReport) -> None:
+    text = render_summary(report)
+    assert text.startswith("## gearcheck conformance: synthetic 1.1.20+ds — FAILED")
+    for cid in ("GM-SUBMIT-001", "GM-ADMIN-001", "GM-ADMIN-003"):
+        assert f"`{cid}`" in text
+    assert "GM-ECHO-001" not in text  # passes are counted, not listed
+    assert "| MUST | 1 | 0 | 1 | 1 | 0 | 1 | 1 |" in text
+
+
+def test_summary_stays_bounded_when_everything_fails() -> None:
+    report = every_verdict_report()
+    report.results = [make_case(f"GM-X-{i:03d}", Verdict.FAIL, message="m" * 500)
+                      for i in range(400)]
+    text = render_summary(report)
+    assert f"…and {400 - MAX_LISTED} more." in text
+    assert len(text) < 12_000 and len(text.splitlines()) < MAX_LISTED + 20
+
+
+# --- pcap ------------------------------------------------------------------------------------
+
+def _streams(frames: list) -> dict[tuple[int, int], bytes]:  # type: ignore[type-arg]
+    segments: dict[tuple[int, int], dict[int, bytes]] = defaultdict(dict)
+    for f in frames:
+        tcp = f[TCP]
+        if bytes(tcp.payload):
+            segments[(tcp.sport, tcp.dport)][tcp.seq] = bytes(tcp.payload)
+    out = {}
+    for key, by_seq in segments.items():
+        first = min(by_seq)
+        data = b""
+        for seq in sorted(by_seq):
+            assert seq == first + len(data), "sequence numbers leave a gap"
+            data += by_seq[seq]
+        out[key] = data
+    return out
+
+
+def test_pcap_gives_the_transcript_bytes_back(report: RunReport, tmp_path: Path) -> None:
+    paths = write_all(report, tmp_path)
+    assert set(paths.pcaps) == {"GM-SUBMIT-001", "GM-ADMIN-001", "GM-ADMIN-002", "GM-ADMIN-003"}
+    case = next(r for r in report.results if r.case_id == "GM-SUBMIT-001")
+    frames = rdpcap(str(paths.pcaps["GM-SUBMIT-001"]))
+    streams = _streams(list(frames))
+    actors = list(dict.fromkeys(e.actor for e in case.transcript if e.raw_hex))
+    for index, actor in enumerate(actors):
+        port = 40000 + index
+        sent = b"".join(bytes.fromhex(e.raw_hex) for e in case.transcript
+                        if e.actor == actor and e.direction == "send")
+        received = b"".join(bytes.fromhex(e.raw_hex) for e in case.transcript
+                            if e.actor == actor and e.direction == "recv")
+        assert streams[(port, 4730)] == sent
+        assert streams.get((4730, port), b"") == received
+    # a handshake opens and FINs close each connection, and ACKs follow the bytes
+    flags = [str(f[TCP].flags) for f in frames]
+    assert flags[:3] == ["S", "SA", "A"] and flags.count("S") == len(actors)
+    assert flags.count("FA") == 2 * len(actors)
+    for f in frames:
+        assert f[TCP].dport == 4730 or f[TCP].sport == 4730
+        assert f.time >= 1735787045  # the run's start, 2025-01-02T03:04:05Z
+    big = [f for f in frames if len(bytes(f[TCP].payload)) > 0]
+    assert max(len(bytes(f[TCP].payload)) for f in big) <= 16384  # 40 kB split into segments
+
+
+def test_no_pcap_for_passing_cases_or_empty_transcripts(report: RunReport, tmp_path: Path
+                                                        ) -> None:
+    report.results[2].transcript = []  # the FAIL case, with nothing on the wire
+    paths = write_all(report, tmp_path)
+    assert "GM-SUBMIT-001" not in paths.pcaps and "GM-ECHO-001" not in paths.pcaps
+    assert sorted(p.name for p in (tmp_path / "pcap").iterdir()) == [
+        "GM-ADMIN-001.pcap", "GM-ADMIN-002.pcap", "GM-ADMIN-003.pcap"]
