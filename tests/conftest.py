@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from gearcheck.targets import GearmandTarget
+from gearcheck.targets import GearmandTarget, RefServerTarget
 from gearcheck.wire import Address
 
 
@@ -25,3 +25,11 @@ def gearmand(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GearmandTarge
 @pytest.fixture(scope="session")
 def gearmand_address(gearmand: GearmandTarget) -> Address:
     return gearmand.address
+
+
+@pytest.fixture(scope="session")
+def refserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RefServerTarget]:
+    """gearcheck's reference server (python -m gearcheck.refserver), started for the session."""
+    target = RefServerTarget(log_dir=tmp_path_factory.mktemp("refserver"))
+    with target:
+        yield target

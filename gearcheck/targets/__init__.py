@@ -8,8 +8,9 @@ stopped; an ``ExternalTarget`` is someone else's server, only reached.
 from ._base import ExternalTarget, ProcessTarget, Target, TargetError, wait_until_answers
 from ._ports import free_port
 from .gearmand import GearmandTarget, gearmand_binary
+from .refserver import RefServerTarget
 
 __all__ = [
-    "ExternalTarget", "GearmandTarget", "ProcessTarget", "Target", "TargetError", "free_port",
-    "gearmand_binary", "wait_until_answers",
+    "ExternalTarget", "GearmandTarget", "ProcessTarget", "RefServerTarget", "Target",
+    "TargetError", "free_port", "gearmand_binary", "wait_until_answers",
 ]

@@ -1,0 +1,141 @@
+"""Server lifecycle: build the parts, restore the queue, listen, stop cleanly.
+
+Strategy: ``ReferenceServer`` wires the job table, the optional SQLite queue,
+the broker, the outbox and the admin commands together, replays the queue
+(background jobs that were acknowledged and not finished, in priority then
+arrival order) before it accepts a connection, and listens. ``run`` is the
+process entry point: it installs uvloop when it is importable, prints the
+address it really listens on (so ``--port 0`` is usable), and stops on
+SIGTERM/SIGINT or the admin ``shutdown`` command. Stopping closes the
+listener and every connection, commits what is pending and closes the queue
+file. ``shutdown graceful`` first stops accepting connections and waits until
+no job is running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Callable
+
+from .admin import Admin
+from .broker import Broker
+from .config import ServerConfig
+from .connection import Session
+from .jobs import JobTable
+from .outbox import Outbox
+from .persistence import PersistenceError, SqliteQueue
+
+log = logging.getLogger("gearcheck.refserver")
+
+
+class ReferenceServer:
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.sessions: set[Session] = set()
+        self.table = JobTable()
+        self.queue: SqliteQueue | None = None
+        self._listener: asyncio.AbstractServer | None = None
+        self._stopped: asyncio.Event | None = None
+        self.port = config.port
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._stopped = asyncio.Event()
+        if self.config.queue_path is not None:
+            self.queue = SqliteQueue(self.config.queue_path, synchronous=self.config.queue_sync)
+        self.broker = Broker(self.config, self.table, self.queue, loop)
+        self.outbox = Outbox(loop, self.queue)
+        self.admin = Admin(self)
+        if self.queue is not None:
+            restored = 0
+            for row in self.queue.load():
+                self.broker.restore(row.id, row.function, row.unique, row.priority, row.data,
+                                    row.reducer, row.when)
+                restored += 1
+            if restored:
+                log.warning("restored %d background job(s) from %s", restored,
+                            self.config.queue_path)
+        self._listener = await loop.create_server(
+            lambda: Session(self), self.config.host, self.config.port,
+            reuse_address=True, backlog=1024)
+        sockets = self._listener.sockets or []
+        if sockets:
+            self.port = int(sockets[0].getsockname()[1])
+
+    def request_stop(self, *, graceful: bool = False) -> None:
+        if self._stopped is None or self._stopped.is_set():
+            return
+        if not graceful:
+            self._stopped.set()
+            return
+        log.warning("graceful shutdown: no new connections; waiting for running jobs")
+        if self._listener is not None:
+            self._listener.close()
+        if self.broker.running_jobs() == 0:
+            self._stopped.set()
+        else:
+            self.broker.on_idle = self._stopped.set
+
+    async def wait_stopped(self) -> None:
+        assert self._stopped is not None
+        await self._stopped.wait()
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+        self.outbox.flush()
+        for session in list(self.sessions):
+            if session.transport is not None:
+                session.transport.close()
+        await asyncio.sleep(0)
+        if self.queue is not None:
+            self.queue.close()
+            self.queue = None
+
+
+async def serve(config: ServerConfig, on_ready: Callable[[ReferenceServer], None]) -> None:
+    server = ReferenceServer(config)
+    await server.start()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, server.request_stop)
+    on_ready(server)
+    try:
+        await server.wait_stopped()
+    finally:
+        await server.close()
+
+
+def _announce(server: ReferenceServer) -> None:
+    queue = f", queue sqlite:{server.config.queue_path}" if server.config.queue_path else ""
+    print(f"gearcheck refserver listening on {server.config.host}:{server.port}{queue}",
+          flush=True)
+
+
+def run(config: ServerConfig, on_ready: Callable[[ReferenceServer], None] = _announce) -> int:
+    """Run the server until it is told to stop; the process exit code."""
+    logging.basicConfig(level=config.logging_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("gearcheck.refserver").setLevel(config.logging_level)
+    try:
+        import uvloop
+    except ImportError:
+        uvloop = None  # type: ignore[assignment]
+    try:
+        if uvloop is not None:
+            uvloop.run(serve(config, on_ready))
+        else:
+            asyncio.run(serve(config, on_ready))
+    except PersistenceError as exc:
+        print(f"gearcheck serve: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"gearcheck serve: cannot listen on {config.host}:{config.port}: "
+              f"{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,33 @@
+"""gearcheck's own reference server (gearcheck.refserver), run as a child process.
+
+Started with the venv's Python (``python -m gearcheck.refserver``) on a free
+loopback port, optionally with a SQLite queue file and extra options. Like
+every process target it is stopped with SIGTERM, and ``kill()`` is kill -9
+for durability tests.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ._base import ProcessTarget
+
+
+class RefServerTarget(ProcessTarget):
+    name = "refserver"
+
+    def __init__(self, *, queue_path: Path | str | None = None,
+                 extra_args: list[str] | None = None, log_level: str = "info",
+                 **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.queue_path = Path(queue_path) if queue_path else None
+        self.extra_args = list(extra_args or [])
+        self.log_level = log_level
+
+    def command(self, port: int) -> list[str]:
+        argv = [sys.executable, "-m", "gearcheck.refserver", "--host", self.host,
+                "--port", str(port), "--log-level", self.log_level]
+        if self.queue_path is not None:
+            argv += ["--queue", f"sqlite:{self.queue_path}"]
+        return argv + self.extra_args
