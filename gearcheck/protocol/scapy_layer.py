@@ -387,8 +387,8 @@ def complete_prefix(data: bytes) -> int:
 def _short(value: bytes, full: bool) -> str:
     text = printable(bytes(value))
     if not full and len(text) > _SUMMARY_WIDTH:
-        return repr(text[:_SUMMARY_WIDTH]) + f"...({len(value)} bytes)"
-    return repr(text)
+        return f"'{text[:_SUMMARY_WIDTH]}'...({len(value)} bytes)"
+    return f"'{text}'"
 
 
 def summarize(pkt: ScapyPacket, *, full: bool = False) -> str:
