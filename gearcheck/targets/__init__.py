@@ -7,10 +7,13 @@ stopped; an ``ExternalTarget`` is someone else's server, only reached.
 
 from ._base import ExternalTarget, ProcessTarget, Target, TargetError, wait_until_answers
 from ._ports import free_port
+from .gear_server import GearServerTarget
 from .gearmand import GearmandTarget, gearmand_binary
+from .perl_server import PerlServerTarget
 from .refserver import RefServerTarget
 
 __all__ = [
-    "ExternalTarget", "GearmandTarget", "ProcessTarget", "RefServerTarget", "Target",
-    "TargetError", "free_port", "gearmand_binary", "wait_until_answers",
+    "ExternalTarget", "GearServerTarget", "GearmandTarget", "PerlServerTarget", "ProcessTarget",
+    "RefServerTarget", "Target", "TargetError", "free_port", "gearmand_binary",
+    "wait_until_answers",
 ]

@@ -1,0 +1,44 @@
+"""The job server of PyPI's ``gear`` (OpenStack's gear.Server), in a child process.
+
+gear is a dependency of gearcheck (pyproject), so it runs on the harness's own
+interpreter through the tiny launcher module ``_gear_launcher``. gear.Server
+does not answer ECHO_REQ, so readiness is probed with the admin ``status``
+command instead.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import sys
+
+from ._base import ProcessTarget, TargetError
+
+
+def gear_version() -> str:
+    try:
+        return importlib.metadata.version("gear")
+    except importlib.metadata.PackageNotFoundError as exc:
+        raise TargetError("PyPI package 'gear' is not installed in this environment; "
+                          "run `make setup` (it is a gearcheck dependency)") from exc
+
+
+class GearServerTarget(ProcessTarget):
+    name = "gear"
+    probe = "status"
+
+    def __init__(self, *, python: str | None = None, log_level: str = "WARNING",
+                 **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.python = python or sys.executable
+        self.log_level = log_level
+
+    def command(self, port: int) -> list[str]:
+        if self.python == sys.executable and importlib.util.find_spec("gear") is None:
+            gear_version()  # raises the clear error
+        return [self.python, "-m", "gearcheck.targets._gear_launcher",
+                "--host", self.host, "--port", str(port), "--log-level", self.log_level]
+
+    @staticmethod
+    def version() -> str:
+        return gear_version()
