@@ -400,8 +400,8 @@ def summarize(pkt: ScapyPacket, *, full: bool = False) -> str:
     magic = pkt.getfieldval("magic")
     side = {Magic.REQ.value: "REQ", Magic.RES.value: "RES"}.get(
         bytes(magic) if magic is not None else None, f"magic={magic!r}" if magic else "")
-    if magic is None and pkt.packet_type is not None:
-        side = "REQ" if SPECS[pkt.packet_type].magic is Magic.REQ else "RES"
+    if magic is None:  # what _MagicField will send
+        side = "RES" if pkt.packet_type and SPECS[pkt.packet_type].magic is Magic.RES else "REQ"
     name = pkt.packet_type.name if pkt.packet_type else f"type={pkt.type}"
     parts = [side, name]
     if pkt.spec is None:
