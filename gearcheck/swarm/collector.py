@@ -1,0 +1,79 @@
+"""One process's measurements, and their merge on the master.
+
+Strategy: every Locust process owns one ``Measurements`` (latency histograms,
+ledger entries, per-second counters, error counts) that the users write into
+without locks (gevent: one thread). ``export`` hands over everything since the
+previous export as plain msgpack-able data; Locust carries it in
+``report_to_master`` (every few seconds) and a final flush message. The master
+(or, in a single-process run, the same process) folds the exports into one
+``Aggregate``, which also keeps the server-side samples from the poller. The
+same code path runs in both modes, so a local run tests the merge too.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from typing import Any
+
+from .latency import LatencyBank
+from .ledger import Ledger, LedgerDelta
+
+
+class Measurements:
+    """Written by this process's users; exported as deltas."""
+
+    def __init__(self) -> None:
+        self.latency = LatencyBank()
+        self.ledger = LedgerDelta()
+        self.per_second: defaultdict[int, Counter[str]] = defaultdict(Counter)
+        self.errors: Counter[str] = Counter()
+        self.draining = False  # set by the master's drain message: clients stop submitting
+        self.in_flight = 0  # submissions this process still waits on
+
+    def tick(self, kind: str, n: int = 1, now: float | None = None) -> None:
+        self.per_second[int(now if now is not None else time.time())][kind] += n
+
+    def error(self, kind: str, now: float | None = None) -> None:
+        self.errors[kind] += 1
+        self.tick("errors", 1, now)
+
+    def export(self) -> dict[str, Any]:
+        out = {
+            "latency": self.latency.export(),
+            "ledger": self.ledger.export(),
+            "per_second": [[s, dict(c)] for s, c in self.per_second.items()],
+            "errors": dict(self.errors),
+        }
+        self.per_second = defaultdict(Counter)
+        self.errors = Counter()
+        return out
+
+
+class Aggregate:
+    """The whole run's figures, merged from every process's exports."""
+
+    def __init__(self) -> None:
+        self.latency = LatencyBank()
+        self.ledger = Ledger()
+        self.per_second: defaultdict[int, Counter[str]] = defaultdict(Counter)
+        self.errors: Counter[str] = Counter()
+        self.server_samples: list[dict[str, Any]] = []
+        self.final_reports: set[str] = set()
+        self.reports = 0
+
+    def merge(self, data: dict[str, Any], source: str = "local") -> None:
+        self.reports += 1
+        self.latency.merge(data.get("latency", {}))
+        self.ledger.merge(data.get("ledger", {}))
+        for second, counts in data.get("per_second", []):
+            self.per_second[int(second)].update(counts)
+        self.errors.update(data.get("errors", {}))
+        if data.get("final"):
+            self.final_reports.add(source)
+
+    def totals(self) -> Counter[str]:
+        total: Counter[str] = Counter()
+        for counts in self.per_second.values():
+            total.update(counts)
+        return total

@@ -1,0 +1,369 @@
+"""YAML load profile -> validated, typed ``Profile``.
+
+Strategy: three passes, each failing with ``ProfileError("file:line: field: what")``.
+1. YAML is composed into a node tree (kept for line numbers) and constructed
+   into plain data; a syntax error reports the line PyYAML found.
+2. The data is validated against profile.schema.json (jsonschema, draft
+   2020-12); each error's JSON path is mapped back to the node that holds it,
+   so the message points at the exact line. Errors are sorted by line.
+3. Cross-field rules the schema cannot state (a foreground function no worker
+   serves, stages vs duration, an open model without a rate) are checked and
+   reported the same way, then units are parsed into seconds and bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from .units import Distribution, parse_distribution, parse_duration, parse_size
+
+PRIORITIES = ("high", "normal", "low")
+OUTCOMES = ("complete", "fail", "exception")
+
+
+class ProfileError(ValueError):
+    """A profile that cannot be used; ``problems`` lists every 'file:line: ...' message."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+@dataclass(frozen=True)
+class Stage:
+    kind: str  # ramp | hold | spike
+    users: int  # clients at the end of the stage (spike: during it)
+    duration: float
+    spawn_rate: float | None
+
+
+@dataclass(frozen=True)
+class ClientMix:
+    name: str
+    weight: int
+    functions: tuple[tuple[str, float], ...]
+    background: float
+    priorities: tuple[tuple[str, float], ...]
+    unique_policy: str
+    pool_size: int
+    payload_bytes: Distribution
+    in_flight: int
+    open_model: bool
+    rate: float  # arrivals per second per user (open model)
+    poisson: bool
+    late_after: float
+
+    @property
+    def function_names(self) -> list[str]:
+        return [f for f, _ in self.functions]
+
+
+@dataclass(frozen=True)
+class WorkerMix:
+    name: str
+    count: int
+    functions: tuple[str, ...]
+    service_time: Distribution
+    outcomes: tuple[tuple[str, float], ...]
+    status_updates: int
+    data_chunks: int
+    result_bytes: int
+    drop: float
+    duplicate: float
+
+
+@dataclass(frozen=True)
+class LatencyThreshold:
+    metric: str
+    percentile: float
+    max_seconds: float
+    name: str | None  # a request name ("fn high fg"); None = every request
+
+    def label(self) -> str:
+        where = f"[{self.name}]" if self.name else ""
+        return f"{self.metric}{where} p{self.percentile:g} <= {self.max_seconds * 1e3:g} ms"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    latency: tuple[LatencyThreshold, ...] = ()
+    max_error_ratio: float | None = None
+    min_throughput: float | None = None
+    max_lost: int | None = 0
+    max_duplicated: int | None = 0
+    max_late_ratio: float | None = None
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    path: str
+    server: str | None
+    stages: tuple[Stage, ...]
+    spawn_rate: float
+    drain_timeout: float
+    job_timeout: float
+    seed: int | None
+    clients: tuple[ClientMix, ...]
+    workers: tuple[WorkerMix, ...]
+    thresholds: Thresholds
+    raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    @property
+    def duration(self) -> float:
+        return sum(s.duration for s in self.stages)
+
+    @property
+    def worker_users(self) -> int:
+        return sum(w.count for w in self.workers)
+
+    @property
+    def max_client_users(self) -> int:
+        return max((s.users for s in self.stages), default=0)
+
+    @property
+    def functions(self) -> list[str]:
+        names: list[str] = []
+        for mix in self.clients:
+            names += [f for f in mix.function_names if f not in names]
+        for w in self.workers:
+            names += [f for f in w.functions if f not in names]
+        return names
+
+
+def schema() -> dict[str, Any]:
+    text = resources.files(__package__).joinpath("profile.schema.json").read_text("utf-8")
+    return json.loads(text)
+
+
+def load_profile(path: str | Path) -> Profile:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ProfileError([f"{path}: cannot read the profile: {exc.strerror or exc}"]) from None
+    return parse_profile(text, str(path))
+
+
+def parse_profile(text: str, source: str = "<profile>") -> Profile:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark else source
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ProfileError([f"{where}: YAML syntax error: {problem}"]) from None
+    lines = _LineMap(node, source)
+    if not isinstance(data, dict):
+        raise ProfileError([f"{source}:1: a profile is a mapping (name:, clients:, ...), "
+                            f"not {type(data).__name__}"])
+    validator = jsonschema.Draft202012Validator(schema())
+    errors = sorted(validator.iter_errors(data), key=lambda e: lines.line(list(e.absolute_path)))
+    if errors:
+        raise ProfileError([lines.at(list(e.absolute_path), _describe(e)) for e in errors])
+    return _build(data, lines, source)
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    if error.validator == "oneOf" and error.context:
+        # Name the alternative that came closest instead of "is not valid under any".
+        best = jsonschema.exceptions.best_match(error.context)
+        return f"{best.message}"
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        return f"{error.message}; allowed here: {', '.join(allowed)}"
+    return error.message
+
+
+class _LineMap:
+    """JSON path -> 1-based line of the YAML node that holds it."""
+
+    def __init__(self, root: yaml.Node | None, source: str) -> None:
+        self.root = root
+        self.source = source
+
+    def line(self, path: list[Any]) -> int:
+        node = self.root
+        line = node.start_mark.line + 1 if node is not None else 1
+        for key in path:
+            child = None
+            if isinstance(node, yaml.MappingNode):
+                for k, v in node.value:
+                    if k.value == str(key):
+                        child = v
+                        line = k.start_mark.line + 1
+                        break
+            elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) \
+                    and key < len(node.value):
+                child = node.value[key]
+                line = child.start_mark.line + 1
+            if child is None:
+                break
+            node = child
+        return line
+
+    def at(self, path: list[Any], message: str) -> str:
+        dotted = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+        return f"{self.source}:{self.line(path)}: {dotted or '(top level)'}: {message}"
+
+
+def _build(data: dict[str, Any], lines: _LineMap, source: str) -> Profile:
+    problems: list[str] = []
+
+    def convert(path: list[Any], fn: Any, value: Any) -> Any:
+        try:
+            return fn(value)
+        except (ValueError, KeyError) as exc:
+            problems.append(lines.at(path, str(exc)))
+            return None
+
+    stages = _stages(data, lines, problems, convert)
+    clients = [_client(i, c, lines, problems, convert) for i, c in enumerate(data["clients"])]
+    workers = [_worker(i, w, convert) for i, w in enumerate(data.get("workers", []))]
+    _check_names(data, lines, problems)
+
+    served = {f for w in workers for f in w.functions if w.count > 0}
+    for i, mix in enumerate(clients):
+        if mix is None:
+            continue
+        if mix.background < 1.0:
+            for name in mix.function_names:
+                if name not in served:
+                    problems.append(lines.at(
+                        ["clients", i, "functions"],
+                        f"function {name!r} gets foreground jobs but no worker (count > 0) "
+                        f"registers it: those jobs would never finish"))
+    thresholds = _thresholds(data.get("thresholds", {}), convert)
+    if problems:
+        raise ProfileError(problems)
+    return Profile(
+        name=data["name"], description=data.get("description", ""), path=source,
+        server=data.get("server"), stages=tuple(stages),
+        spawn_rate=float(data.get("spawn_rate", 100.0)),
+        drain_timeout=convert(["drain_timeout"], parse_duration, data.get("drain_timeout", 10)),
+        job_timeout=convert(["job_timeout"], parse_duration, data.get("job_timeout", 30)),
+        seed=data.get("seed"),
+        clients=tuple(c for c in clients if c is not None), workers=tuple(workers),
+        thresholds=thresholds, raw=data)
+
+
+def _stages(data: dict[str, Any], lines: _LineMap, problems: list[str], convert: Any
+            ) -> list[Stage]:
+    if "stages" not in data:
+        missing = [k for k in ("users", "duration") if k not in data]
+        if missing:
+            problems.append(lines.at([], f"give either 'stages' or both 'users' and 'duration' "
+                                         f"(missing {', '.join(missing)})"))
+            return []
+        seconds = convert(["duration"], parse_duration, data["duration"])
+        return [Stage("hold", data["users"], seconds or 0.0, None)]
+    stages: list[Stage] = []
+    current = 0
+    for i, raw in enumerate(data["stages"]):
+        seconds = convert(["stages", i, "duration"], parse_duration, raw["duration"]) or 0.0
+        users = raw.get("users")
+        if users is None:
+            if raw["kind"] != "hold":
+                problems.append(lines.at(["stages", i], f"a {raw['kind']} stage needs 'users'"))
+            users = current
+        if raw["kind"] == "hold" and "users" in raw and raw["users"] != current and i > 0:
+            problems.append(lines.at(["stages", i, "users"],
+                                     f"a hold stage keeps the current {current} users; use a "
+                                     f"ramp to change to {raw['users']}"))
+        stages.append(Stage(raw["kind"], users, seconds, raw.get("spawn_rate")))
+        if raw["kind"] != "spike":
+            current = users
+    if "duration" in data:
+        total = convert(["duration"], parse_duration, data["duration"])
+        if total is not None and abs(total - sum(s.duration for s in stages)) > 1e-6:
+            problems.append(lines.at(["duration"],
+                                     f"duration {data['duration']!r} differs from the stages' "
+                                     f"total of {sum(s.duration for s in stages):g}s "
+                                     f"(leave it out when stages are given)"))
+    return stages
+
+
+def _weights(spec: Any) -> tuple[tuple[str, float], ...]:
+    if isinstance(spec, list):
+        return tuple((name, 1.0) for name in spec)
+    return tuple((k, float(v)) for k, v in spec.items())
+
+
+def _client(i: int, raw: dict[str, Any], lines: _LineMap, problems: list[str], convert: Any
+            ) -> ClientMix | None:
+    path = ["clients", i]
+    functions = _weights(raw["functions"])
+    priorities = _weights(raw.get("priorities", {"normal": 1}))
+    for label, pairs in (("functions", functions), ("priorities", priorities)):
+        if not any(w > 0 for _, w in pairs):
+            problems.append(lines.at([*path, label], "needs at least one positive weight"))
+    unique = raw.get("unique", {"policy": "none"})
+    if unique["policy"] == "pool" and "pool_size" not in unique:
+        problems.append(lines.at([*path, "unique"], "policy 'pool' needs pool_size"))
+    arrival = raw.get("arrival", {"model": "closed"})
+    open_model = arrival["model"] == "open"
+    if open_model and "rate" not in arrival:
+        problems.append(lines.at([*path, "arrival"],
+                                 "the open model needs 'rate' (arrivals per second per user)"))
+    if not open_model and ("rate" in arrival or "process" in arrival):
+        problems.append(lines.at([*path, "arrival"],
+                                 "'rate'/'process' only apply to model: open"))
+    payload = convert([*path, "payload_bytes"],
+                      lambda v: parse_distribution(v, parse_size), raw.get("payload_bytes", 64))
+    late_after = convert([*path, "arrival", "late_after"], parse_duration,
+                         arrival.get("late_after", "1ms"))
+    if payload is None or late_after is None:
+        return None
+    return ClientMix(
+        name=raw["name"], weight=raw.get("weight", 1), functions=functions,
+        background=float(raw.get("background", 0.0)), priorities=priorities,
+        unique_policy=unique["policy"], pool_size=int(unique.get("pool_size", 1)),
+        payload_bytes=payload, in_flight=raw.get("in_flight", 1), open_model=open_model,
+        rate=float(arrival.get("rate", 0.0)), poisson=arrival.get("process") == "poisson",
+        late_after=late_after)
+
+
+def _worker(i: int, raw: dict[str, Any], convert: Any) -> WorkerMix:
+    path = ["workers", i]
+    service = convert([*path, "service_time"], lambda v: parse_distribution(v, parse_duration),
+                      raw.get("service_time", 0))
+    outcomes = _weights(raw.get("outcomes", {"complete": 1}))
+    faults = raw.get("faults", {})
+    return WorkerMix(
+        name=raw["name"], count=raw["count"], functions=tuple(raw["functions"]),
+        service_time=service or Distribution("constant"), outcomes=outcomes,
+        status_updates=raw.get("status_updates", 0), data_chunks=raw.get("data_chunks", 0),
+        result_bytes=convert([*path, "result_bytes"], parse_size, raw.get("result_bytes", 0))
+        or 0, drop=float(faults.get("drop", 0.0)), duplicate=float(faults.get("duplicate", 0.0)))
+
+
+def _check_names(data: dict[str, Any], lines: _LineMap, problems: list[str]) -> None:
+    for section in ("clients", "workers"):
+        seen: dict[str, int] = {}
+        for i, mix in enumerate(data.get(section, [])):
+            if mix["name"] in seen:
+                problems.append(lines.at([section, i, "name"],
+                                         f"name {mix['name']!r} is already used by "
+                                         f"{section}[{seen[mix['name']]}]"))
+            seen[mix["name"]] = i
+
+
+def _thresholds(raw: dict[str, Any], convert: Any) -> Thresholds:
+    latency = []
+    for i, item in enumerate(raw.get("latency", [])):
+        seconds = convert(["thresholds", "latency", i, "max"], parse_duration, item["max"])
+        latency.append(LatencyThreshold(item["metric"], float(item["p"]), seconds or 0.0,
+                                        item.get("name")))
+    return Thresholds(
+        latency=tuple(latency), max_error_ratio=raw.get("max_error_ratio"),
+        min_throughput=raw.get("min_throughput"), max_lost=raw.get("max_lost", 0),
+        max_duplicated=raw.get("max_duplicated", 0), max_late_ratio=raw.get("max_late_ratio"))

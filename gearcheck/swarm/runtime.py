@@ -1,0 +1,39 @@
+"""What every user in this Locust process shares: the profile, the server, the
+measurements.
+
+Strategy: Locust builds users with only ``environment``; the locustfile calls
+``configure`` once at import (from GEARCHECK_PROFILE / GEARCHECK_SERVER or
+``--profile``/``--gearman-server`` on the command line), and the users read
+``current()``. One process, one run: a plain module-level holder is enough.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..wire import Address
+from .collector import Measurements
+from .profile import Profile
+
+
+@dataclass
+class Runtime:
+    profile: Profile
+    address: Address
+    measurements: Measurements
+
+
+_current: Runtime | None = None
+
+
+def configure(profile: Profile, address: Address) -> Runtime:
+    global _current
+    _current = Runtime(profile, address, Measurements())
+    return _current
+
+
+def current() -> Runtime:
+    if _current is None:
+        raise RuntimeError("gearcheck.swarm is not configured: load/locustfile.py sets it up "
+                           "from GEARCHECK_PROFILE (a profile path) and GEARCHECK_SERVER")
+    return _current

@@ -1,0 +1,78 @@
+"""Profile stages -> a Locust ``LoadTestShape``, then drain and flush.
+
+Strategy: the stages give the number of *client* users over time (ramp:
+linear to ``users``; hold: keep the level; spike: jump to ``users`` for the
+stage, then back). Worker users have ``fixed_count`` and are always spawned
+first, so each tick asks Locust for workers + clients. When the stages are
+over, the shape keeps the users alive while the controller drains (clients
+stop submitting, workers empty the queue) and collects every process's final
+figures; only then does ``tick`` return None and Locust stops.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from locust import LoadTestShape
+
+from .profile import Profile
+
+
+class EndOfRun(Protocol):
+    def finishing(self, seconds_after_load: float) -> bool:
+        """True while the drain or the final flush is still going on."""
+
+
+def clients_at(profile: Profile, t: float) -> int | None:
+    """Client users the stages ask for at ``t`` seconds; None once they are over."""
+    level = 0
+    start = 0.0
+    for stage in profile.stages:
+        end = start + stage.duration
+        if t < end:
+            if stage.kind == "ramp":
+                frac = (t - start) / stage.duration if stage.duration else 1.0
+                return round(level + (stage.users - level) * frac)
+            return stage.users  # spike: for the stage; hold: the level it keeps
+        if stage.kind != "spike":
+            level = stage.users
+        start = end
+    return None
+
+
+def spawn_rate_at(profile: Profile, t: float) -> float:
+    start = 0.0
+    previous = 0
+    for stage in profile.stages:
+        end = start + stage.duration
+        if t < end:
+            if stage.spawn_rate:
+                return stage.spawn_rate
+            if stage.kind == "ramp" and stage.duration:
+                # Fast enough to follow the ramp between two ticks, never slower
+                # than the profile's spawn_rate.
+                return max(profile.spawn_rate, abs(stage.users - previous) / stage.duration * 2)
+            return max(profile.spawn_rate, float(profile.worker_users + stage.users))
+        if stage.kind != "spike":
+            previous = stage.users
+        start = end
+    return profile.spawn_rate
+
+
+class ProfileShape(LoadTestShape):
+    """Subclassed by the locustfile with ``profile`` and ``controller`` set."""
+
+    abstract = True
+    profile: Profile
+    controller: EndOfRun
+    _last_total = 0
+
+    def tick(self) -> tuple[int, float] | None:
+        t = self.get_run_time()
+        clients = clients_at(self.profile, t)
+        if clients is not None:
+            self._last_total = self.profile.worker_users + clients
+            return self._last_total, spawn_rate_at(self.profile, t)
+        if self.controller.finishing(t - self.profile.duration):
+            return self._last_total, self.profile.spawn_rate
+        return None

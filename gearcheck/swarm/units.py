@@ -1,0 +1,130 @@
+"""Durations, byte sizes and random distributions as profiles spell them.
+
+Strategy: a profile says ``500us``, ``2ms``, ``20s``, ``64KiB`` or a bare number
+(seconds, bytes). These parsers turn text into floats/ints and raise ValueError
+with the offending text; the profile loader adds the file and line. A
+``Distribution`` is a frozen description (kind + parameters) with a ``sample``
+method bound to a ``random.Random``, so every user draws from its own seeded
+generator and nothing here keeps global state.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from dataclasses import dataclass, field
+
+_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(us|µs|ms|s|m|h)?\s*$")
+_DURATION_SCALE = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0,
+                   None: 1.0}
+_SIZE = re.compile(r"^\s*([0-9]+)\s*(B|KB|KiB|MB|MiB)?\s*$")
+_SIZE_SCALE = {None: 1, "B": 1, "KB": 1000, "KiB": 1024, "MB": 1000_000, "MiB": 1 << 20}
+
+
+def parse_duration(value: object) -> float:
+    """Seconds, from a number (seconds) or text such as '250us', '5ms', '20s', '2m'."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a duration")
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise ValueError(f"duration {value!r} is negative")
+        return float(value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"{value!r} is not a duration (write e.g. 500us, 2ms, 20s, 1m)")
+    return float(match.group(1)) * _DURATION_SCALE[match.group(2)]
+
+
+def parse_size(value: object) -> int:
+    """Bytes, from an integer or text such as '512', '64KiB', '1MiB'."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a size")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"size {value} is negative")
+        return value
+    match = _SIZE.match(str(value))
+    if not match:
+        raise ValueError(f"{value!r} is not a size (write e.g. 512, 64KiB, 1MiB)")
+    return int(match.group(1)) * _SIZE_SCALE[match.group(2)]
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """constant | uniform | exponential | normal | choice, over seconds or bytes."""
+
+    kind: str
+    value: float = 0.0
+    low: float = 0.0
+    high: float = 0.0
+    mean: float = 0.0
+    stddev: float = 0.0
+    choices: tuple[tuple[float, float], ...] = field(default=())  # (value, weight)
+
+    def sample(self, rng: random.Random) -> float:
+        kind = self.kind
+        if kind == "constant":
+            return self.value
+        if kind == "uniform":
+            return rng.uniform(self.low, self.high)
+        if kind == "exponential":
+            return rng.expovariate(1.0 / self.mean) if self.mean > 0 else 0.0
+        if kind == "normal":
+            return max(0.0, rng.gauss(self.mean, self.stddev))
+        values = [c[0] for c in self.choices]
+        weights = [c[1] for c in self.choices]
+        return rng.choices(values, weights)[0]
+
+    @property
+    def expected(self) -> float:
+        if self.kind == "constant":
+            return self.value
+        if self.kind == "uniform":
+            return (self.low + self.high) / 2
+        if self.kind in ("exponential", "normal"):
+            return self.mean
+        total = sum(w for _, w in self.choices)
+        return sum(v * w for v, w in self.choices) / total if total else 0.0
+
+    def describe(self) -> dict[str, object]:
+        if self.kind == "constant":
+            return {"dist": "constant", "value": self.value}
+        if self.kind == "uniform":
+            return {"dist": "uniform", "min": self.low, "max": self.high}
+        if self.kind == "exponential":
+            return {"dist": "exponential", "mean": self.mean}
+        if self.kind == "normal":
+            return {"dist": "normal", "mean": self.mean, "stddev": self.stddev}
+        return {"dist": "choice", "values": [list(c) for c in self.choices]}
+
+
+def parse_distribution(spec: object, parse_one: type[float] | object) -> Distribution:
+    """A distribution from a scalar (constant) or a mapping with a ``dist`` key.
+
+    ``parse_one`` converts one value (``parse_duration`` or ``parse_size``).
+    """
+    conv = parse_one  # type: ignore[assignment]
+    if not isinstance(spec, dict):
+        return Distribution("constant", value=float(conv(spec)))  # type: ignore[operator]
+    kind = spec.get("dist", "constant")
+    if kind == "constant":
+        return Distribution("constant", value=float(conv(spec["value"])))  # type: ignore[operator]
+    if kind == "uniform":
+        low, high = float(conv(spec["min"])), float(conv(spec["max"]))  # type: ignore[operator]
+        if high < low:
+            raise ValueError(f"uniform: max {spec['max']!r} is below min {spec['min']!r}")
+        return Distribution("uniform", low=low, high=high)
+    if kind == "exponential":
+        return Distribution("exponential", mean=float(conv(spec["mean"])))  # type: ignore[operator]
+    if kind == "normal":
+        return Distribution("normal", mean=float(conv(spec["mean"])),  # type: ignore[operator]
+                            stddev=float(conv(spec["stddev"])))  # type: ignore[operator]
+    if kind == "choice":
+        pairs = tuple((float(conv(v)), float(w))  # type: ignore[operator]
+                      for v, w in spec["values"].items())
+        if not pairs or not any(w > 0 for _, w in pairs) or any(
+                w < 0 or math.isnan(w) for _, w in pairs):
+            raise ValueError("choice: needs at least one positive weight")
+        return Distribution("choice", choices=pairs)
+    raise ValueError(f"unknown distribution {kind!r}")
