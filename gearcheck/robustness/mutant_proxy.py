@@ -1,0 +1,167 @@
+"""A mutating proxy: a correct server behind it, one protocol defect in front.
+
+Strategy: an asyncio server on a free loopback port, run on its own event
+loop in a background thread so blocking callers (the conformance engine)
+can use it like any server. Each accepted connection gets its own upstream
+connection and two pumps. The server-to-client pump frames the stream with
+``protocol.Decoder`` and hands each event to the mutation; untouched events
+are forwarded as their original bytes, so the clean proxy (no mutation) is
+byte-transparent. The client-to-server pump is a plain byte copy unless the
+mutation rewrites requests; then it is framed too. Whatever cannot be framed
+(the suite sends malformed input on purpose) switches that direction to a
+plain copy from that byte on, so the server still judges it. Half-closes
+are passed on, and every connection is closed when the proxy stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from typing import Any
+
+from ..protocol import Decoder, Packet, ProtocolError, encode
+from ..wire import Address
+from .mutations import CLOSE, Mutation, Rewrite
+
+_CHUNK = 65536
+
+
+class MutantProxy:
+    """``with MutantProxy(upstream, mutation) as proxy: proxy.address``"""
+
+    def __init__(self, upstream: Address, mutation: Mutation | None = None) -> None:
+        self.upstream = upstream
+        self.mutation = mutation
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
+                                        name="mutant-proxy")
+        self._server: asyncio.base_events.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.address: Address | None = None
+        self.connections = 0
+
+    def __enter__(self) -> MutantProxy:
+        self._thread.start()
+        fut = asyncio.run_coroutine_threadsafe(self._start(), self._loop)
+        self.address = fut.result(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+
+    async def _start(self) -> Address:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        return Address("127.0.0.1", port)
+
+    async def _stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5)
+
+    async def _handle(self, c_reader: asyncio.StreamReader,
+                      c_writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        self.connections += 1
+        u_writer: asyncio.StreamWriter | None = None
+        try:
+            u_reader, u_writer = await asyncio.wait_for(
+                asyncio.open_connection(self.upstream.host, self.upstream.port), 10)
+            state: dict[str, Any] = {}
+            m = self.mutation
+            up = asyncio.ensure_future(self._pump(c_reader, u_writer, m.request if m else None,
+                                                  state, half_close=True))
+            down = asyncio.ensure_future(self._pump(u_reader, c_writer,
+                                                    m.response if m else None, state,
+                                                    half_close=False))
+            await asyncio.wait({down}, timeout=None)
+            up.cancel()
+            with contextlib.suppress(BaseException):
+                await up
+        except (TimeoutError, OSError, asyncio.CancelledError):
+            pass
+        finally:
+            for w in (c_writer, u_writer):
+                if w is not None:
+                    w.close()
+            self._tasks.discard(task)
+
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                    rewrite: Rewrite | None, state: dict[str, Any], *,
+                    half_close: bool) -> None:
+        decoder = Decoder() if rewrite is not None else None
+        raw = bytearray()
+        base = 0
+        try:
+            while data := await reader.read(_CHUNK):
+                if decoder is None:
+                    writer.write(data)
+                else:
+                    decoder.feed(data)
+                    raw += data
+                    out, consumed, transparent = _frame(decoder, raw, base, rewrite, state)
+                    for chunk in out:
+                        writer.write(chunk)
+                    del raw[:consumed - base]
+                    base = consumed
+                    if transparent:
+                        writer.write(bytes(raw))
+                        raw.clear()
+                        decoder = None
+                await writer.drain()
+            if decoder is not None and raw:
+                writer.write(bytes(raw))  # a partial event at EOF goes through as it was
+            await writer.drain()
+            if half_close and writer.can_write_eof():
+                writer.write_eof()
+        except _ClosedWith as closed:
+            writer.write(closed.pending)
+            await writer.drain()
+            writer.close()
+        except (OSError, ConnectionError):
+            pass
+
+
+def _frame(decoder: Decoder, raw: bytearray, base: int, rewrite: Rewrite,
+           state: dict[str, Any]) -> tuple[list[bytes], int, bool]:
+    """(bytes to write, stream offset consumed, switch to transparent)."""
+    out: list[bytes] = []
+    while True:
+        start = decoder.offset
+        try:
+            event = decoder.next_event()
+        except ProtocolError as exc:
+            if exc.recoverable:  # the packet's extent was known and consumed: pass it on
+                out.append(bytes(raw[start - base:decoder.offset - base]))
+                continue
+            return out, start, True
+        if event is None:
+            return out, decoder.offset, False
+        original = bytes(raw[start - base:decoder.offset - base])
+        replacement = rewrite(event, state)
+        if replacement is None:
+            out.append(original)
+            continue
+        for item in replacement:
+            if item is CLOSE:
+                out_closed = b"".join(out)
+                raise _ClosedWith(out_closed)
+            out.append(encode(item) if isinstance(item, Packet) else bytes(item))
+
+
+class _ClosedWith(Exception):
+    """A mutation hung up: write what came before, then close."""
+
+    def __init__(self, pending: bytes) -> None:
+        super().__init__()
+        self.pending = pending
