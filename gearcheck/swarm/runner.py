@@ -1,0 +1,194 @@
+"""``gearcheck load``: one headless Locust run of a profile, with its reports.
+
+Strategy: Locust runs as a subprocess of the ``locust`` command (its own
+process model, its own HTML/CSV writers, no monkey-patching in the caller):
+one process for a local run, or a ``--master`` plus N ``--worker`` processes
+for a distributed one. The profile and server reach every process through
+environment variables read by load/locustfile.py; the master writes
+summary.json into the run directory, and this module turns it into the exit
+code: 0 every threshold held, 1 one failed, 2 the run could not happen
+(invalid profile, unreachable server, Locust failed, no summary).
+While Locust runs, a rich progress bar follows the expected duration.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ..targets import ExternalTarget, Target, TargetError, free_port
+from ..wire import Address
+from .profile import Profile, ProfileError, load_profile
+
+EXIT_OK, EXIT_FAILED, EXIT_HARNESS = 0, 1, 2
+LOCUSTFILE = Path(__file__).resolve().parents[2] / "load" / "locustfile.py"
+
+
+@dataclass
+class LoadResult:
+    exit_code: int
+    run_dir: Path
+    summary: dict[str, Any] | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def locust_binary() -> str:
+    candidate = Path(sys.executable).with_name("locust")
+    return str(candidate) if candidate.exists() else "locust"
+
+
+def default_target(log_dir: Path) -> Target:
+    """The reference server when it is available, else the C gearmand."""
+    try:
+        from ..targets import RefServerTarget
+        return RefServerTarget(log_dir=log_dir)
+    except ImportError:
+        from ..targets import GearmandTarget
+        return GearmandTarget(log_dir=log_dir)
+
+
+def run_load(profile_path: str | Path, *, server: str | None, out_root: Path,
+             run_name: str | None = None, workers: int = 0, quiet: bool = False,
+             locustfile: Path = LOCUSTFILE, extra_env: dict[str, str] | None = None
+             ) -> LoadResult:
+    console = Console(stderr=True, quiet=quiet)
+    run_dir = out_root / (run_name or time.strftime("%Y%m%d-%H%M%S-") + Path(profile_path).stem)
+    try:
+        profile = load_profile(profile_path)
+    except ProfileError as exc:
+        console.print(f"[red]gearcheck load: invalid profile[/red]\n{exc}")
+        return LoadResult(EXIT_HARNESS, run_dir, problems=exc.problems)
+    address_text = server or profile.server
+    try:
+        with _target(address_text, run_dir) as target:
+            return _run(profile, target.address, run_dir, workers, console, locustfile,
+                        extra_env or {})
+    except (TargetError, ValueError) as exc:
+        console.print(f"[red]gearcheck load: cannot run: {exc}[/red]")
+        return LoadResult(EXIT_HARNESS, run_dir, problems=[str(exc)])
+
+
+@contextmanager
+def _target(address_text: str | None, run_dir: Path) -> Iterator[Target]:
+    target = ExternalTarget(Address.parse(address_text)) if address_text else \
+        default_target(run_dir / "server")
+    with target:
+        yield target
+
+
+def _run(profile: Profile, address: Address, run_dir: Path, workers: int, console: Console,
+         locustfile: Path, extra_env: dict[str, str]) -> LoadResult:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "GEARCHECK_PROFILE": str(Path(profile.path).resolve()),
+           "GEARCHECK_SERVER": str(address), "GEARCHECK_REPORT_DIR": str(run_dir.resolve()),
+           "PYTHONUNBUFFERED": "1", **extra_env}
+    expected = profile.duration + profile.drain_timeout + 15
+    common = ["-f", str(locustfile)]
+    master = [locust_binary(), *common, "--headless", "--only-summary",
+              "--html", str(run_dir / "locust.html"), "--csv", str(run_dir / "locust"),
+              "--csv-full-history", "--run-time", f"{int(expected + 30)}s",
+              "--stop-timeout", "5"]
+    procs: list[subprocess.Popen[bytes]] = []
+    log_path = run_dir / "locust.log"
+    with open(log_path, "wb") as log:
+        try:
+            if workers > 0:
+                port = free_port()
+                master += ["--master", "--master-bind-host", "127.0.0.1",
+                           "--master-bind-port", str(port), "--expect-workers", str(workers),
+                           "--expect-workers-max-wait", "30"]
+                procs.append(_spawn(master, env, log))
+                for _ in range(workers):
+                    procs.append(_spawn([locust_binary(), *common, "--worker",
+                                         "--master-host", "127.0.0.1",
+                                         "--master-port", str(port)], env, log))
+            else:
+                procs.append(_spawn(master, env, log))
+            code = _wait(procs, expected + 60, profile, console)
+        finally:
+            for proc in procs:
+                _stop(proc)
+    summary_path = run_dir / "summary.json"
+    if code not in (0, 1) or not summary_path.exists():
+        tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-25:])
+        console.print(f"[red]gearcheck load: Locust did not produce a summary "
+                      f"(exit code {code}); see {log_path}[/red]\n{tail}")
+        return LoadResult(EXIT_HARNESS, run_dir, problems=[f"locust exit code {code}"])
+    summary = json.loads(summary_path.read_text())
+    _print_summary(summary, console, run_dir)
+    return LoadResult(EXIT_OK if summary["passed"] else EXIT_FAILED, run_dir, summary)
+
+
+def _spawn(argv: list[str], env: dict[str, str], log: Any) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def _wait(procs: list[subprocess.Popen[bytes]], deadline_s: float, profile: Profile,
+          console: Console) -> int:
+    master = procs[0]
+    start = time.monotonic()
+    columns = (TextColumn(f"[bold]{profile.name}[/bold]"), BarColumn(),
+               TextColumn("{task.completed:.0f}/{task.total:.0f}s"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("load", total=profile.duration)
+        while master.poll() is None:
+            elapsed = time.monotonic() - start
+            if elapsed > deadline_s:
+                console.print(f"[red]Locust still running after {deadline_s:.0f}s: "
+                              f"stopping it[/red]")
+                return -1
+            progress.update(task, completed=min(elapsed, profile.duration))
+            time.sleep(0.25)
+    for proc in procs[1:]:
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            pass
+    return master.returncode
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+    except ProcessLookupError:
+        pass
+
+
+def _print_summary(summary: dict[str, Any], console: Console, run_dir: Path) -> None:
+    tp = summary["throughput"]
+    inv = summary["invariants"]
+    res = summary["latency"]["result"]["all"]
+    cre = summary["latency"]["created"]["all"]
+
+    def ms(d: dict[str, Any], key: str) -> str:
+        return f"{d[key] / 1000:.2f}ms" if key in d else "-"
+
+    console.print(f"[bold]{summary['profile']['name']}[/bold] @ {summary['server']}: "
+                  f"{tp['jobs_per_s']:.0f} jobs/s, submitted {tp['submitted_per_s']:.0f}/s; "
+                  f"result p50 {ms(res, 'p50_us')} p99 {ms(res, 'p99_us')}; "
+                  f"created p50 {ms(cre, 'p50_us')} p99 {ms(cre, 'p99_us')}; "
+                  f"lost {inv['lost']}, duplicated {inv['duplicated']}")
+    for row in summary["thresholds"]:
+        mark = "[green]PASS[/green]" if row["passed"] else "[red]FAIL[/red]"
+        actual = row.get("actual_us", row.get("actual"))
+        console.print(f"  {mark} {row['threshold']} (actual {actual})")
+    console.print(f"reports: {run_dir}")
