@@ -1,0 +1,186 @@
+"""The server matrix: the suite against every implementation in fixtures/servers.yaml.
+
+Strategy, in two halves that meet at ``RunReport``:
+
+* running (``run_matrix``): for each registered server, start its target on a
+  free loopback port with logs under ``<out>/<name>/logs``, hand its address to
+  a *suite runner* (a callable ``(address, name, outdir) -> RunReport``; by
+  default the conformance engine's session), stop it whatever happened, apply
+  the server's baseline when the file exists, and write that server's full
+  report set to ``<out>/<name>/``. A server that cannot be started or run is
+  a column with its error, not an aborted matrix.
+* rendering (``build_matrix`` / ``write_matrix``): a row per case id (the union
+  over servers, grouped by area), a column per server, each cell the verdict
+  linking to ``<name>/report.html#<case id>``; a cell for a case a server did
+  not run is empty, never a pass. Below, each server's capability profile side
+  by side. matrix.json holds the same data for machines.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ..targets import TargetError
+from ..targets.registry import ServerSpec
+from ..wire import Address
+from .baseline import BaselineError, apply_baseline, load_baseline
+from .html_report import environment
+from .model import RunReport, Verdict
+from .summary_md import LEVEL_ORDER
+from .writers import write_all
+
+MATRIX_SCHEMA = "gearcheck-matrix/1"
+
+SuiteRunner = Callable[[Address, str, Path], RunReport]
+
+
+@dataclass
+class MatrixColumn:
+    """One server's outcome: a report (and where its HTML is), or why there is none."""
+
+    name: str
+    title: str = ""
+    notes: str = ""
+    report: RunReport | None = None
+    report_href: str | None = None  # relative to the matrix's index.html
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def _capability_cells(capabilities: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Normalise a profile to ``{name: {"supported": bool, "evidence": str}}``."""
+    cells: dict[str, dict[str, Any]] = {}
+    for name, value in capabilities.items():
+        if isinstance(value, dict) and "supported" in value:
+            cells[name] = {"supported": bool(value["supported"]),
+                           "evidence": str(value.get("evidence", ""))}
+        elif isinstance(value, bool):
+            cells[name] = {"supported": value, "evidence": ""}
+        elif isinstance(value, dict):  # a nested group, e.g. {"packets": {...}}
+            for sub, inner in _capability_cells(value).items():
+                cells[f"{name}:{sub}"] = inner
+    return cells
+
+
+def build_matrix(columns: Iterable[MatrixColumn], generated_at: str | None = None
+                 ) -> dict[str, Any]:
+    columns = list(columns)
+    servers = []
+    cases: dict[str, dict[str, Any]] = {}
+    for col in columns:
+        report = col.report
+        info: dict[str, Any] = {"name": col.name, "title": col.title, "notes": col.notes,
+                                "error": col.error, "warnings": col.warnings,
+                                "report": col.report_href, "address": None, "version": None,
+                                "echo_rtt_us": None, "baseline": None, "counts": {},
+                                "capabilities": {}}
+        if report is not None:
+            info.update(address=report.server.address, version=report.server.version,
+                        echo_rtt_us=report.server.echo_rtt_us, baseline=report.baseline,
+                        counts={k: v for k, v in report.counts().items() if v},
+                        capabilities=_capability_cells(report.server.capabilities))
+            for r in report.results:
+                row = cases.setdefault(r.case_id, {"case_id": r.case_id, "title": r.title,
+                                                   "area": r.area, "level": r.level,
+                                                   "cells": {}})
+                href = f"{col.report_href}#{r.case_id}" if col.report_href else None
+                row["cells"][col.name] = {"verdict": r.verdict.value, "href": href,
+                                          "message": r.message}
+        servers.append(info)
+    rows = sorted(cases.values(), key=lambda c: (c["area"], c["case_id"]))
+    return {"schema": MATRIX_SCHEMA,
+            "generated_at": generated_at or datetime.now(UTC).isoformat(timespec="seconds"),
+            "servers": servers, "cases": rows}
+
+
+def render_matrix_html(data: dict[str, Any]) -> str:
+    areas: dict[str, list[dict[str, Any]]] = {}
+    for row in data["cases"]:
+        areas.setdefault(row["area"] or "?", []).append(row)
+    seen = {cell["verdict"] for row in data["cases"] for cell in row["cells"].values()}
+    seen |= {v for s in data["servers"] for v in s["counts"]}
+    verdicts = [v.value for v in Verdict if v.value in seen]
+    levels = sorted({row["level"] for row in data["cases"]},
+                    key=lambda lv: (LEVEL_ORDER.index(lv) if lv in LEVEL_ORDER else 99, lv))
+    capability_names = sorted({c for s in data["servers"] for c in s["capabilities"]})
+    servers = [dict(s, capability_cells=s["capabilities"]) for s in data["servers"]]
+    return environment().get_template("matrix.html").render(
+        servers=servers, cases=data["cases"], areas=list(areas.items()), verdicts=verdicts,
+        levels=levels, capability_names=capability_names, generated_at=data["generated_at"])
+
+
+@dataclass
+class MatrixPaths:
+    html: Path
+    json: Path
+
+
+def write_matrix(columns: Iterable[MatrixColumn], outdir: Path | str) -> MatrixPaths:
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    data = build_matrix(columns)
+    json_path = outdir / "matrix.json"
+    json_path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    html_path = outdir / "index.html"
+    html_path.write_text(render_matrix_html(data), encoding="utf-8")
+    return MatrixPaths(html_path, json_path)
+
+
+def column_from_report(report: RunReport, spec: ServerSpec, server_dir: Path, outdir: Path,
+                       warnings: list[str] | None = None) -> MatrixColumn:
+    """Apply the server's baseline (if its file exists), write its reports, make its column."""
+    warnings = list(warnings or [])
+    if spec.baseline is not None:
+        if spec.baseline.is_file():
+            try:
+                report = apply_baseline(report, load_baseline(spec.baseline)).report
+            except BaselineError as exc:
+                warnings.append(f"baseline not applied: {exc}")
+        else:
+            warnings.append(f"baseline {spec.baseline} (listed at {spec.where}) does not "
+                            "exist; shown without it")
+    if not report.server.name:
+        report.server.name = spec.name
+    paths = write_all(report, server_dir)
+    return MatrixColumn(spec.name, spec.title, spec.notes, report,
+                        paths.html.relative_to(outdir).as_posix(), warnings=warnings)
+
+
+def run_server(spec: ServerSpec, runner: SuiteRunner, outdir: Path) -> MatrixColumn:
+    """Start one server, run the suite against it, stop it; never raises for the server."""
+    server_dir = outdir / spec.name
+    try:
+        target = spec.create(log_dir=server_dir / "logs")
+        with target:
+            report = runner(target.address, spec.name, server_dir)
+    except (TargetError, OSError, ValueError) as exc:
+        return MatrixColumn(spec.name, spec.title, spec.notes,
+                            error=f"{type(exc).__name__}: {exc}".splitlines()[0])
+    return column_from_report(report, spec, server_dir, outdir)
+
+
+def run_matrix(specs: Iterable[ServerSpec], runner: SuiteRunner, outdir: Path | str,
+               progress: Callable[[str], None] | None = None
+               ) -> tuple[list[MatrixColumn], MatrixPaths]:
+    outdir = Path(outdir)
+    columns = []
+    for spec in specs:
+        started = time.monotonic()
+        if progress:
+            progress(f"{spec.name}: starting {spec.target}")
+        column = run_server(spec, runner, outdir)
+        columns.append(column)
+        if progress:
+            counts = column.report.counts() if column.report else {}
+            brief = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
+            progress(f"{spec.name}: {column.error or brief} "
+                     f"({time.monotonic() - started:.1f} s)")
+            for warning in column.warnings:
+                progress(f"{spec.name}: warning: {warning}")
+    return columns, write_matrix(columns, outdir)
