@@ -1,0 +1,16 @@
+"""gearcheck.engine: conformance scenarios as data, and the machinery that runs them.
+
+Modules, each with one job:
+  positions   a YAML loader that remembers the line of every key and item
+  schema      the scenario format as a JSON Schema (exported for editors)
+  loader      files -> validated ``Scenario`` objects, or errors naming file:line:field
+  values      ${placeholders} and byte values (text with escapes, hex, fill)
+  matchers    argument / column matchers (exact, regex, len, any, capture, one_of)
+  actors      one named connection of a case: pending events, transcript
+  timing      deadlines scaled by the measured ECHO round trip, grace for LATE
+  steps       one executor per step kind
+  runner      one scenario -> one ``CaseResult`` with verdict and evidence
+  probe       the capability profile of a server, measured at run start
+  session     one run: server, run id, profile, results -> ``RunReport`` on disk
+  pytest_plugin  YAML files as pytest items (xdist-aware)
+"""

@@ -1,0 +1,267 @@
+"""Scenario files to ``Scenario`` objects, or errors that name file:line:field.
+
+Strategy: read each file with the position-keeping YAML loader (one case per
+YAML document; ``---`` separates several cases in one file), validate the
+case's top level against the JSON Schema with a shallow ``steps`` array, then
+validate each step against the schema of its own kind (recursing into
+``repeat`` and ``alternatives``). Dispatching on the kind first turns
+jsonschema's unhelpful "not valid under any of the given schemas" into "send:
+needs exactly one of packet, packets, raw, line, malformed". Then the checks
+a schema cannot express: argument names per packet type, actors that are
+used but never connected, only receiving steps inside alternatives, and
+capabilities the probe does not know.
+
+A file with errors yields no scenarios and a list of ``LoadError``; the
+caller reports them and goes on with the other files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from ..protocol import SPECS, PacketType
+from . import schema as S
+from .positions import PosDict, PosList, field_path, line_of, load_documents
+
+
+@dataclass(frozen=True)
+class LoadError:
+    file: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.field}: {self.message}"
+
+
+@dataclass
+class Scenario:
+    id: str
+    title: str
+    level: str
+    source: str
+    steps: list[Any]
+    file: str = ""
+    line: int = 0
+    description: str = ""
+    tags: list[str] = field(default_factory=list)
+    requires: list[str] = field(default_factory=list)
+    actors: list[str] = field(default_factory=list)
+    timeout: float | None = None
+    noise: list[str] = field(default_factory=list)
+
+    @property
+    def area(self) -> str:
+        return self.id.split("-")[1].lower()
+
+
+_RESOLVER_ROOT = {"$defs": S.DEFS}
+_SHALLOW_STEPS = {"type": "array", "minItems": 1, "items": {"type": "object"}}
+_KIND_SCHEMAS = S.step_kind_schemas(_SHALLOW_STEPS)
+_VALIDATOR = jsonschema.Draft202012Validator
+
+
+def _validator(schema: dict[str, Any]) -> jsonschema.Draft202012Validator:
+    return _VALIDATOR({**schema, "$defs": S.DEFS})
+
+
+_CASE_VALIDATOR = _validator(S.case_schema(_SHALLOW_STEPS))
+_KIND_VALIDATORS = {kind: _validator(body) for kind, body in _KIND_SCHEMAS.items()}
+
+
+def _message(error: jsonschema.ValidationError) -> str:
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if error.validator == "oneOf":
+        options = schema.get("oneOf", [])
+        required = [o.get("required", [None])[0] for o in options
+                    if isinstance(o, dict) and list(o) == ["required"]]
+        if required and len(required) == len(options):
+            present = [k for k in required if isinstance(error.instance, dict)
+                       and k in error.instance]
+            if len(present) > 1:
+                return f"give only one of {', '.join(required)} (found {', '.join(present)})"
+            return f"needs exactly one of {', '.join(required)}"
+        if "description" in schema:
+            return f"{error.instance!r} is not valid here: expected {schema['description']}"
+        # pick the most specific error among the alternatives
+        best = jsonschema.exceptions.best_match(error.context) if error.context else None
+        if best is not None:
+            return _message(best)
+    if error.validator == "additionalProperties":
+        allowed = sorted(schema.get("properties", {}))
+        return f"{error.message}; allowed keys: {', '.join(allowed)}"
+    if error.validator == "enum" and len(schema.get("enum", [])) > 12:
+        return f"{error.instance!r} is not a known value (e.g. a packet type name such as " \
+               f"SUBMIT_JOB)"
+    return error.message
+
+
+class _FileChecker:
+    def __init__(self, file: str, known_capabilities: set[str] | None) -> None:
+        self.file = file
+        self.known = known_capabilities
+        self.errors: list[LoadError] = []
+
+    def error(self, doc: Any, path: list[Any], message: str) -> None:
+        self.errors.append(LoadError(self.file, line_of(doc, path), field_path(path), message))
+
+    def schema_errors(self, validator: jsonschema.Draft202012Validator, instance: Any,
+                      doc: Any, base: list[Any]) -> bool:
+        found = False
+        for err in sorted(validator.iter_errors(instance), key=lambda e: list(e.path)):
+            found = True
+            self.error(doc, base + list(err.absolute_path), _message(err))
+        return found
+
+    def check_case(self, doc: Any) -> Scenario | None:
+        if not isinstance(doc, PosDict):
+            self.error(doc, [], "a scenario is a mapping with id, title, level, source, steps")
+            return None
+        before = len(self.errors)
+        if self.schema_errors(_CASE_VALIDATOR, doc, doc, []):
+            return None
+        connected = set(doc.get("actors", []))
+        used: list[tuple[list[Any], str]] = []
+        self.check_steps(doc, doc["steps"], ["steps"], connected, used, in_alternative=False)
+        for path, name in used:
+            if name not in connected:
+                self.error(doc, path, f"actor {name!r} is never connected: list it under "
+                                      f"'actors' or add a 'connect: {name}' step")
+        for i, cap in enumerate(doc.get("requires", [])):
+            if self.known is not None and cap not in self.known:
+                self.error(doc, ["requires", i], f"unknown capability {cap!r}; the probe "
+                           f"knows e.g. {', '.join(sorted(self.known)[:6])} ...")
+        if len(self.errors) > before:
+            return None
+        return Scenario(
+            id=doc["id"], title=doc["title"], level=doc["level"], source=doc["source"],
+            steps=doc["steps"], file=self.file, line=doc.line,
+            description=doc.get("description", ""), tags=list(doc.get("tags", [])),
+            requires=list(doc.get("requires", [])), actors=list(doc.get("actors", [])),
+            timeout=doc.get("timeout"), noise=list(doc.get("noise", [])))
+
+    def check_steps(self, doc: Any, steps: Any, path: list[Any], connected: set[str],
+                    used: list[tuple[list[Any], str]], in_alternative: bool) -> None:
+        if not isinstance(steps, PosList):
+            self.error(doc, path, "steps must be a list")
+            return
+        for i, step in enumerate(steps):
+            here = [*path, i]
+            if not isinstance(step, PosDict):
+                self.error(doc, here, f"a step is a mapping with one of: {', '.join(S.STEP_KINDS)}")
+                continue
+            kinds = [k for k in step if k != "note"]
+            if len(kinds) != 1 or kinds[0] not in _KIND_VALIDATORS:
+                unknown = [k for k in kinds if k not in _KIND_VALIDATORS]
+                what = (f"unknown step kind {unknown[0]!r}" if unknown
+                        else "a step has exactly one kind" if kinds else "empty step")
+                self.error(doc, here, f"{what}; step kinds are {', '.join(S.STEP_KINDS)}")
+                continue
+            kind = kinds[0]
+            body = step[kind]
+            if self.schema_errors(_KIND_VALIDATORS[kind], body, doc, [*here, kind]):
+                continue
+            if in_alternative and kind not in ("expect", "expect_all", "expect_silence",
+                                               "expect_close", "sleep"):
+                self.error(doc, [*here, kind], "inside alternatives only expect, expect_all, "
+                           "expect_silence, expect_close and sleep are allowed (a branch that "
+                           "fails must not have changed the server)")
+            self.check_body(doc, kind, body, [*here, kind], connected, used, in_alternative)
+
+    def check_body(self, doc: Any, kind: str, body: Any, path: list[Any], connected: set[str],
+                   used: list[tuple[list[Any], str]], in_alternative: bool) -> None:
+        if kind == "connect":
+            connected.update([body] if isinstance(body, str) else body)
+        elif kind == "repeat":
+            self.check_steps(doc, body["steps"], [*path, "steps"], connected, used,
+                             in_alternative)
+        elif kind == "alternatives":
+            for n, branch in enumerate(body):
+                self.check_steps(doc, branch["steps"], [*path, n, "steps"], connected, used,
+                                 True)
+        elif kind == "expect_all":
+            for n, item in enumerate(body):
+                used.append(([*path, n, "on"], item["on"]))
+                self.check_packet_args(doc, item, [*path, n], sending=False)
+        elif kind in ("send", "expect", "expect_close", "expect_silence", "admin",
+                      "wait_until", "close"):
+            names = body if kind == "close" else body["on"]
+            for name in [names] if isinstance(names, str) else names:
+                used.append(([*path] if kind == "close" else [*path, "on"], name))
+            if kind == "send" and "packets" in body:
+                for n, p in enumerate(body["packets"]):
+                    self.check_packet_args(doc, p, [*path, "packets", n], sending=True)
+            elif kind in ("send", "expect"):
+                self.check_packet_args(doc, body, path, sending=kind == "send")
+
+    def check_packet_args(self, doc: Any, body: Any, path: list[Any], sending: bool) -> None:
+        if "packet" not in body:
+            return
+        types = [body["packet"]] if isinstance(body["packet"], str) else body["packet"]
+        args = body.get("args")
+        for name in types:
+            spec = SPECS[PacketType[name]]
+            if args is None:
+                if sending and spec.args:
+                    self.error(doc, [*path, "packet"], f"{name} needs args: "
+                               f"{', '.join(spec.args)}")
+                continue
+            if isinstance(args, list):
+                if len(args) != spec.arity:
+                    self.error(doc, [*path, "args"], f"{name} takes {spec.arity} argument(s) "
+                               f"({', '.join(spec.args) or 'none'}), the list has {len(args)}")
+                continue
+            bad = [a for a in args if a not in spec.args]
+            if bad:
+                self.error(doc, [*path, "args", bad[0]], f"{name} has no argument {bad[0]!r}; "
+                           f"its arguments are {', '.join(spec.args) or 'none'}")
+            if sending:
+                missing = [a for a in spec.args if a not in args]
+                if missing:
+                    self.error(doc, [*path, "args"], f"{name} is missing argument(s) "
+                               f"{', '.join(missing)} (write \"\" for an empty one)")
+
+
+def load_file(path: Path | str, known_capabilities: set[str] | None = None,
+              display: str | None = None) -> tuple[list[Scenario], list[LoadError]]:
+    """The scenarios in one file, or the errors that stop it from loading."""
+    path = Path(path)
+    name = display or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return [], [LoadError(name, 0, "(file)", f"cannot read: {exc}")]
+    try:
+        docs = load_documents(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = mark.line + 1 if mark else 0
+        problem = getattr(exc, "problem", None) or str(exc)
+        return [], [LoadError(name, line, "(yaml)", f"not valid YAML: {problem}")]
+    if not docs:
+        return [], [LoadError(name, 1, "(file)", "no scenario in this file")]
+    checker = _FileChecker(name, known_capabilities)
+    scenarios = []
+    for doc in docs:
+        scenario = checker.check_case(doc)
+        if scenario is not None:
+            scenarios.append(scenario)
+    if checker.errors:
+        return [], checker.errors
+    return scenarios, []
+
+
+def find_files(paths: list[Path | str]) -> list[Path]:
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(sorted(x for x in p.rglob("*") if x.suffix in (".yaml", ".yml")))
+        elif p.suffix in (".yaml", ".yml"):
+            out.append(p)
+    return out

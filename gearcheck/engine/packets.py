@@ -1,0 +1,157 @@
+"""Scenario packet specs to bytes (sending) and to judgements (receiving).
+
+Strategy: ``build_send`` turns a ``send`` step into the exact bytes to write:
+well-formed packets through ``Packet.build`` and ``encode``, malformed ones
+field by field through ``encode_raw`` (any magic, any type number, fields
+joined with NUL or a raw payload, any declared size), raw hex as is.
+``packet_matches`` judges one received event against an ``expect`` spec:
+packet type, magic (``\\0RES`` unless the spec says otherwise) and each named
+or positional argument through the matchers; captures are returned, not
+stored, so the caller commits them only on a match.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..protocol import (
+    SPECS,
+    AdminLine,
+    Magic,
+    Packet,
+    PacketType,
+    encode,
+    encode_raw,
+    spec_for,
+)
+from .actors import Item
+from .matchers import Captures, describe, match
+from .values import ScenarioError, Variables, hex_bytes
+
+
+def _magic(spec: Any, variables: Variables, default: Magic) -> bytes:
+    if spec is None:
+        return default.value
+    if spec in ("REQ", "RES"):
+        return Magic[spec].value
+    return variables.value(spec)
+
+
+def build_packet(spec: dict[str, Any], variables: Variables) -> bytes:
+    ptype = PacketType[spec["packet"]]
+    pspec = SPECS[ptype]
+    args = spec.get("args", {} if not pspec.args else None)
+    if args is None:
+        raise ScenarioError(f"{ptype.name} needs args {list(pspec.args)}")
+    if isinstance(args, dict):
+        values = [variables.value(args[name]) for name in pspec.args]
+    else:
+        values = [variables.value(v) for v in args]
+    magic = spec.get("magic")
+    if magic is None or magic in ("REQ", "RES"):
+        packet = Packet.build(ptype, *values, magic=Magic[magic] if magic else Magic.REQ)
+        return encode(packet)
+    return encode_raw(_magic(magic, variables, Magic.REQ), int(ptype), b"\0".join(values))
+
+
+def build_malformed(spec: dict[str, Any], variables: Variables) -> bytes:
+    magic = _magic(spec.get("magic"), variables, Magic.REQ)
+    ptype = spec.get("type", int(PacketType.ECHO_REQ))
+    number = int(spec_for(ptype).type) if isinstance(ptype, str) else int(ptype)
+    if "payload" in spec:
+        payload = variables.value(spec["payload"])
+    else:
+        payload = b"\0".join(variables.value(v) for v in spec.get("args", []))
+    try:
+        from ..protocol import scapy_layer  # noqa: F401  (optional; encode_raw is enough)
+    except ImportError:
+        pass
+    return encode_raw(magic, number, payload, size=spec.get("size"))
+
+
+def build_send(spec: dict[str, Any], variables: Variables) -> bytes:
+    if "packet" in spec:
+        return build_packet(spec, variables)
+    if "packets" in spec:
+        return b"".join(build_packet(p, variables) * int(p.get("times", 1))
+                        for p in spec["packets"])
+    if "raw" in spec:
+        return hex_bytes(variables.expand_text(spec["raw"]))
+    if "line" in spec:
+        line = variables.expand(spec["line"])
+        return line if line.endswith(b"\n") else line + b"\n"
+    if "malformed" in spec:
+        return build_malformed(spec["malformed"], variables)
+    raise ScenarioError(f"send step has nothing to send: {dict(spec)}")
+
+
+def expected_types(spec: dict[str, Any]) -> list[str]:
+    p = spec.get("packet")
+    if p is None:
+        return []
+    return [p] if isinstance(p, str) else list(p)
+
+
+def packet_matches(spec: dict[str, Any], item: Item, variables: Variables) -> Captures | None:
+    """The captures if ``item`` satisfies ``spec``, else None."""
+    captures: Captures = {}
+    if "line" in spec:
+        if isinstance(item, AdminLine) and match(spec["line"], item.text, variables, captures):
+            return captures
+        return None
+    if not isinstance(item, Packet) or item.name not in expected_types(spec):
+        return None
+    magic = spec.get("magic", "RES")
+    if magic != "any" and item.magic is not Magic[magic]:
+        return None
+    args = spec.get("args")
+    if args is None:
+        return captures
+    if isinstance(args, list):
+        if len(args) != len(item.args):
+            return None
+        pairs = list(zip(args, item.args, strict=True))
+    else:
+        names = item.spec.args
+        pairs = []
+        for name, matcher in args.items():
+            if name not in names:
+                return None
+            pairs.append((matcher, item.args[names.index(name)]))
+    for matcher, actual in pairs:
+        if not match(matcher, actual, variables, captures):
+            return None
+    return captures
+
+
+def describe_expect(spec: dict[str, Any], variables: Variables) -> dict[str, Any]:
+    out: dict[str, Any] = {"on": spec["on"]}
+    if "line" in spec:
+        out["line"] = describe(spec["line"], variables)
+        return out
+    out["packet"] = spec["packet"]
+    if spec.get("magic", "RES") != "RES":
+        out["magic"] = spec["magic"]
+    if "args" in spec:
+        out["args"] = describe(spec["args"], variables)
+    return out
+
+
+def describe_item(item: Item) -> Any:
+    if isinstance(item, Packet):
+        return dict(item.describe())
+    if isinstance(item, AdminLine):
+        from ..protocol import printable
+
+        return {"line": printable(item.text)}
+    return repr(item)
+
+
+def check_arg_names(ptype_name: str, names: list[str]) -> str | None:
+    """An error message if ``names`` are not arguments of the packet type."""
+    spec = SPECS[PacketType[ptype_name]]
+    bad = [n for n in names if n not in spec.args]
+    if bad:
+        return (f"{ptype_name} has no argument(s) {bad}; its arguments are "
+                f"{list(spec.args) or 'none'}")
+    return None

@@ -1,0 +1,111 @@
+"""A YAML loader that remembers where every mapping key and list item came from.
+
+Strategy: subclass PyYAML's ``SafeLoader`` so mappings become ``PosDict`` and
+sequences ``PosList``: ordinary dict/list subclasses that also carry the
+1-based line of the node itself (``.line``) and of each key or item
+(``.lines``). Schema errors report a JSON path; ``line_of`` walks that path
+through the loaded data and returns the deepest line it can find, so an error
+names ``file:line:field`` without a second parse.
+
+Booleans follow YAML 1.2 (``true``/``false`` only), so the key ``on`` stays a
+string. Multi-document files (``---`` separators) are read with ``load_documents``,
+each document keeping its own line numbers relative to the whole file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import yaml
+
+
+class PosDict(dict):  # type: ignore[type-arg]
+    line: int = 0
+    lines: dict[Any, int]
+
+
+class PosList(list):  # type: ignore[type-arg]
+    line: int = 0
+    lines: list[int]
+
+
+class _PosLoader(yaml.SafeLoader):
+    pass
+
+
+# YAML 1.2 booleans: only true/false. YAML 1.1 would read the key ``on:`` (used by
+# every step) as True, and yes/no/off as booleans too.
+_PosLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_PosLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"))
+
+
+def _construct_mapping(loader: _PosLoader, node: yaml.MappingNode) -> PosDict:
+    loader.flatten_mapping(node)
+    out = PosDict()
+    out.line = node.start_mark.line + 1
+    out.lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            hash(key)
+        except TypeError:
+            raise yaml.constructor.ConstructorError(
+                "while constructing a mapping", node.start_mark,
+                "found an unhashable key", key_node.start_mark) from None
+        if key in out:
+            raise yaml.constructor.ConstructorError(
+                "while constructing a mapping", node.start_mark,
+                f"found duplicate key {key!r}", key_node.start_mark)
+        out[key] = loader.construct_object(value_node, deep=True)
+        out.lines[key] = key_node.start_mark.line + 1
+    return out
+
+
+def _construct_sequence(loader: _PosLoader, node: yaml.SequenceNode) -> PosList:
+    out = PosList(loader.construct_object(child, deep=True) for child in node.value)
+    out.line = node.start_mark.line + 1
+    out.lines = [child.start_mark.line + 1 for child in node.value]
+    return out
+
+
+_PosLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_PosLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+
+
+def load_documents(text: str) -> list[Any]:
+    """Every YAML document in ``text`` (raises ``yaml.YAMLError`` with a mark)."""
+    return [doc for doc in yaml.load_all(text, Loader=_PosLoader) if doc is not None]
+
+
+def line_of(data: Any, path: Iterable[Any]) -> int:
+    """The line of the deepest element of ``path`` found in ``data`` (0 if none)."""
+    line = getattr(data, "line", 0)
+    node = data
+    for part in path:
+        if isinstance(node, PosDict) and part in node:
+            line = node.lines.get(part, line)
+            node = node[part]
+        elif isinstance(node, PosList) and isinstance(part, int) and 0 <= part < len(node):
+            line = node.lines[part]
+            node = node[part]
+        else:
+            break
+    return line
+
+
+def field_path(path: Iterable[Any]) -> str:
+    """A JSON path as readable text: ``steps[3].expect.args.handle``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(document)"
