@@ -16,12 +16,14 @@ Which side is the server: the peer that received the SYN; without a SYN in
 the capture, the peer on a port bound to the layer (4730, ``bind_port``);
 failing that, the peer with the lower port number.
 
-Each packet's ``time`` is the capture time of the segment that completed it.
+Each packet's ``time`` is when the receiver could have read it: the capture
+time of its last byte or of any earlier byte that arrived later (out of order).
 """
 
 from __future__ import annotations
 
 import bisect
+import itertools
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -188,35 +190,62 @@ def _orient(ends: frozenset[Endpoint], conn: _Connection) -> Flow:
 
 
 def _reassemble(half: _HalfStream) -> tuple[bytes, list[int], list[float], str | None]:
-    """The stream's bytes, with (end offset, time) marks per segment, and a gap if any."""
+    """The stream's bytes, with (end offset, arrival time) marks, and a hole if any.
+
+    The sequence space is cut at every segment edge; each piece takes the
+    bytes and the time of the first segment captured that covers it, so a
+    retransmission neither duplicates bytes nor changes when they arrived.
+    """
     base = half.isn if half.isn is not None else half.segments[0][0]
-    ordered = sorted(((seq - base) % _SEQ_MOD, index, time, data)
-                     for seq, index, time, data in half.segments)
+    segments = []
+    for seq, index, time, chunk in half.segments:
+        rel = (seq - base) % _SEQ_MOD
+        if rel < _SEQ_HALF:  # else: before the stream's start (handshake-era retransmission)
+            segments.append((rel, index, time, chunk))
+    edges = sorted({edge for rel, _i, _t, chunk in segments for edge in (rel, rel + len(chunk))})
+    where = {edge: i for i, edge in enumerate(edges)}
+    arrival: list[float | None] = [None] * max(0, len(edges) - 1)
+    pieces: list[bytes] = [b""] * len(arrival)
+    for rel, _index, time, chunk in sorted(segments, key=lambda seg: seg[1]):
+        for i in range(where[rel], where[rel + len(chunk)]):
+            if arrival[i] is None:
+                arrival[i] = time
+                pieces[i] = chunk[edges[i] - rel:edges[i + 1] - rel]
     data = bytearray()
     ends: list[int] = []
     times: list[float] = []
-    for rel, _index, time, chunk in ordered:
-        if rel >= _SEQ_HALF:
-            continue  # before the stream's start: a retransmission of the handshake era
-        if rel > len(data):
-            return (bytes(data), ends, times,
-                    f"{rel - len(data)} byte(s) missing from the capture at stream offset "
-                    f"{len(data)}; the rest of this direction is not decoded")
-        new = chunk[len(data) - rel:]
-        if new:
-            data += new
+    hole = None
+    if edges and edges[0] > 0:
+        hole = (0, edges[0])
+    else:
+        for i, time in enumerate(arrival):
+            if time is None:
+                hole = (edges[i], edges[i + 1] - edges[i])
+                break
+            data += pieces[i]
             ends.append(len(data))
             times.append(time)
-    return bytes(data), ends, times, None
+    if hole is None:
+        return bytes(data), ends, times, None
+    return (bytes(data), ends, times,
+            f"{hole[1]} byte(s) missing from the capture at stream offset {hole[0]}; "
+            f"the rest of this direction is not decoded")
 
 
 def _decode(flow: Flow, direction: Direction, half: _HalfStream,
             errors: list[StreamError]) -> list[DissectedPacket]:
     data, ends, times, gap = _reassemble(half)
+    if not data:
+        if gap is not None:
+            errors.append(StreamError(flow, direction, 0, gap))
+        return []
 
-    def time_at(offset: int) -> float:
-        i = bisect.bisect_left(ends, offset)
-        return times[min(i, len(times) - 1)]
+    # TCP delivers in order: bytes up to an offset are readable once every
+    # segment before them has arrived too, so the time is a running maximum.
+    readable = list(itertools.accumulate(times, max))
+
+    def time_at(end: int) -> float:
+        return readable[min(bisect.bisect_left(ends, end), len(readable) - 1)]
 
     out: list[DissectedPacket] = []
 
