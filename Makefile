@@ -24,6 +24,12 @@ test: setup system-deps
 lint: setup
 	.venv/bin/ruff check gearcheck tests load
 
+# SERVER=host:port (optional; with none the default server is started and stopped),
+# TARGET=name from fixtures/servers.yaml, BASELINE=file, K=-k expr, N=xdist workers.
+conformance: setup system-deps
+	$(GEARCHECK) conformance $(if $(SERVER),--server $(SERVER)) $(if $(TARGET),--target $(TARGET)) \
+	  $(if $(BASELINE),--baseline $(BASELINE)) $(if $(K),-k '$(K)') $(if $(N),-n $(N))
+
 serve: setup
 	$(GEARCHECK) serve --port 4730
 
