@@ -1,0 +1,147 @@
+"""Verdict of one interop run: did each side report what the scenario expects?
+
+Strategy: per client process and per job, the expected rows must appear in
+the driver's events in order (other events may come between). A row names
+an event and optionally ``data`` (a payload spec, or ``$payload`` /
+``$reverse`` for the job's own payload), ``numerator``/``denominator``
+(compared as a ratio, since some libraries report status as a fraction) or
+``known``. A row with ``tolerate: [other events]`` accepts those instead,
+as NON-STRICT. ``every_job`` applies to jobs without their own rows.
+``worker_jobs`` is the exact number of jobs the worker received and
+``worker_order`` the payloads in the order it received them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..protocol import printable
+from ..report.model import FailureKind, Verdict
+from .driver import DriverRun, unb64
+from .scenarios import Instance, Scenario, payload_bytes
+
+
+@dataclass
+class Judgement:
+    verdict: Verdict
+    message: str
+    failure_kind: FailureKind | None = None
+    expected: Any = None
+    actual: Any = None
+
+
+def _expected_data(spec: Any, payload: bytes) -> bytes:
+    if spec == "$payload":
+        return payload
+    if spec == "$reverse":
+        return payload[::-1]
+    if spec == "$upload":
+        return b"uploaded:%d" % len(payload)
+    return payload_bytes(spec)
+
+
+def _matches(row: dict[str, Any], event: dict[str, Any], payload: bytes) -> bool:
+    if event.get("event") != row["event"]:
+        return False
+    if "data" in row and unb64(event.get("data")) != _expected_data(row["data"], payload):
+        return False
+    if "known" in row and bool(event.get("known")) != bool(row["known"]):
+        return False
+    if "numerator" in row:
+        try:
+            want = float(row["numerator"]) / float(row["denominator"])
+            got = float(event.get("numerator")) / float(event.get("denominator"))
+        except (TypeError, ValueError, ZeroDivisionError):
+            return False
+        if abs(want - got) > 1e-6:
+            return False
+    return True
+
+
+def _short(event: dict[str, Any]) -> str:
+    text = str(event.get("event"))
+    if event.get("data") is not None:
+        data = unb64(event["data"])
+        shown = printable(data[:40]) + (f"...({len(data)} bytes)" if len(data) > 40 else "")
+        text += f"({shown})"
+    if event.get("numerator") is not None:
+        text += f"({event.get('numerator')}/{event.get('denominator')})"
+    if event.get("message"):
+        text += f"({str(event['message'])[:120]})"
+    return text
+
+
+def _describe_row(row: dict[str, Any], payload: bytes) -> str:
+    text = row["event"]
+    if "data" in row:
+        data = _expected_data(row["data"], payload)
+        text += f"({printable(data[:40])}{'...' if len(data) > 40 else ''})"
+    if "numerator" in row:
+        text += f"({row['numerator']}/{row['denominator']})"
+    if "known" in row:
+        text += f"(known={row['known']})"
+    return text
+
+
+def judge(s: Scenario, inst: Instance, clients: list[DriverRun],
+          worker: DriverRun | None) -> Judgement:
+    non_strict: list[str] = []
+    rows_by_job: dict[str, list[dict[str, Any]]] = s.expect.get("jobs") or {}
+    every = s.expect.get("every_job")
+    for ci, (run, order) in enumerate(zip(clients, inst.client_orders, strict=True)):
+        by_job: dict[str, list[dict[str, Any]]] = {}
+        for e in run.events:
+            by_job.setdefault(str(e.get("job")), []).append(e)
+        for job in order["jobs"]:
+            jid = job["id"]
+            rows = rows_by_job.get(jid, rows_by_job.get(jid.rsplit("-", 1)[0]) or every)
+            if not rows:
+                continue
+            events = by_job.get(jid, [])
+            payload = inst.payloads[jid]
+            pos = 0
+            for row in rows:
+                found = next((i for i in range(pos, len(events))
+                              if _matches(row, events[i], payload)), None)
+                if found is None and row.get("tolerate"):
+                    for alt in row["tolerate"]:
+                        found = next((i for i in range(pos, len(events))
+                                      if events[i].get("event") == alt), None)
+                        if found is not None:
+                            non_strict.append(f"client {ci} job {jid}: {alt} instead of "
+                                              f"{row['event']}")
+                            break
+                if found is None:
+                    got = [_short(e) for e in events][:12]
+                    kind = FailureKind.MISMATCH
+                    if any(e.get("event") == "timeout" for e in events) or run.killed:
+                        kind = FailureKind.TIMEOUT
+                    elif not events:
+                        kind = FailureKind.TIMEOUT if run.killed else FailureKind.MISMATCH
+                    lead = f"client {ci} ({run.library}) job {jid}: expected " \
+                           f"{_describe_row(row, payload)}"
+                    if not events:
+                        tail = run.stderr.strip().splitlines()[-1:] if run.stderr.strip() else []
+                        msg = f"{lead}, but the driver reported nothing for this job" + \
+                            (f" (stderr: {tail[0][:200]})" if tail else "")
+                    else:
+                        msg = f"{lead}, got {', '.join(got)}"
+                    return Judgement(Verdict.FAIL, msg, kind, _describe_row(row, payload), got)
+                pos = found + 1
+    if worker is not None:
+        jobs = worker.of("job")
+        want = s.expect.get("worker_jobs")
+        if want is not None and len(jobs) != int(want):
+            return Judgement(Verdict.FAIL, f"worker ({worker.library}) received {len(jobs)} "
+                             f"job(s), expected {want}", FailureKind.MISMATCH, want, len(jobs))
+        order = s.expect.get("worker_order")
+        if order is not None:
+            got = [unb64(j.get("data")).decode("utf-8", "replace") for j in jobs]
+            if got != list(order):
+                return Judgement(Verdict.FAIL, f"worker ({worker.library}) received the jobs in "
+                                 f"the order {got}, expected {list(order)}",
+                                 FailureKind.MISMATCH, list(order), got)
+    if non_strict:
+        return Judgement(Verdict.NON_STRICT, "; ".join(non_strict))
+    return Judgement(Verdict.PASS, "every expected event was reported")
