@@ -1,0 +1,104 @@
+"""``gearcheck mutants``: run the conformance suite against one-defect servers and score it.
+
+A mutating proxy (gearcheck/robustness/mutant_proxy.py) sits in front of a
+correct server, ``--server host:port`` (loopback only) or ``--target
+refserver|gearmand`` started here. Writes reports/mutants/<run>/mutants.json
+and mutants.md and prints a table. Exit 0 when every mutant was killed and the
+clean proxy changed no verdict, 1 otherwise, 2 when the harness could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from ..engine.loader import find_files, load_file
+from ..engine.probe import ProbeError
+from ..robustness.loopback import NotLoopbackError, require_loopback
+from ..robustness.managed import TARGET_NAMES, make_target
+from ..robustness.mutants_run import markdown, run_mutants
+from ..robustness.mutations import BY_NAME, MUTATIONS
+from ..targets import TargetError
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("mutants", help="score the conformance suite against mutant servers")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--server", help="host:port of a correct server (loopback only)")
+    where.add_argument("--target", choices=TARGET_NAMES, help="start this server here")
+    p.add_argument("--cases", nargs="+", default=["conformance"],
+                   help="YAML files or folders (default: conformance/)")
+    p.add_argument("--mutation", action="append", choices=sorted(BY_NAME),
+                   help="run only these mutations (default: all)")
+    p.add_argument("--stop-at-first", action="store_true",
+                   help="move to the next mutant at its first catching case (faster)")
+    p.add_argument("--no-direct", action="store_true",
+                   help="skip the direct run that checks the clean proxy changes nothing")
+    p.add_argument("--out", default="reports/mutants")
+    p.add_argument("--run-name", default=None)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        console.width = 140
+    cases, errors = [], []
+    for path in find_files(args.cases):
+        found, errs = load_file(path)
+        cases += found
+        errors += errs
+    if errors or not cases:
+        for e in errors:
+            console.print(f"gearcheck mutants: {e}")
+        if not cases:
+            console.print(f"gearcheck mutants: no cases found in {' '.join(args.cases)}")
+        return 2
+    mutations = [BY_NAME[n] for n in args.mutation] if args.mutation else list(MUTATIONS)
+    out_dir = Path(args.out) / (args.run_name or time.strftime("%Y%m%d-%H%M%S"))
+    target = None
+    try:
+        if args.server:
+            upstream = require_loopback(args.server, tool="gearcheck mutants")
+        else:
+            target = make_target(args.target, log_dir=out_dir / "server")
+            target.start()
+            upstream = target.address
+        runs = len(mutations) + 1 + (0 if args.no_direct else 1)
+        with Progress(TextColumn("{task.fields[what]:<26}"), BarColumn(), MofNCompleteColumn(),
+                      console=console) as progress:
+            task = progress.add_task("mutants", total=runs * len(cases), what="")
+            report = run_mutants(
+                upstream, cases, mutations, direct=not args.no_direct,
+                stop_at_first=args.stop_at_first,
+                progress=lambda what, n: progress.update(task, advance=n, what=what))
+    except (NotLoopbackError, ValueError, TargetError, ProbeError, OSError) as exc:
+        console.print(f"gearcheck mutants: {exc}")
+        return 2
+    finally:
+        if target is not None:
+            target.stop()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "mutants.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+    (out_dir / "mutants.md").write_text(markdown(report))
+    table = Table(title=f"mutation score {sum(m.killed for m in report.mutants)}/"
+                        f"{len(report.mutants)} ({report.score:.0%})")
+    for col in ("mutant", "killed", "caught by", "first cases"):
+        table.add_column(col)
+    for m in report.mutants:
+        table.add_row(m.name, "yes" if m.killed else "[red]NO[/red]",
+                      str(len(m.caught_by) + len(m.errored)),
+                      ", ".join((m.caught_by + m.errored)[:4]))
+    Console(width=console.width).print(table)
+    if report.proxy_differences:
+        console.print(f"[red]the clean proxy changed {len(report.proxy_differences)} "
+                      f"verdict(s): {report.proxy_differences}[/red]")
+    console.print(f"report: {out_dir / 'mutants.json'}, {out_dir / 'mutants.md'}")
+    ok = report.score == 1.0 and not report.proxy_differences
+    return 0 if ok else 1
