@@ -159,7 +159,7 @@ def run_server(spec: ServerSpec, runner: SuiteRunner, outdir: Path) -> MatrixCol
         target = spec.create(log_dir=server_dir / "logs")
         with target:
             report = runner(target.address, spec.name, server_dir)
-    except (TargetError, OSError, ValueError) as exc:
+    except (TargetError, RuntimeError, OSError, ValueError) as exc:  # SuiteRunError too
         return MatrixColumn(spec.name, spec.title, spec.notes,
                             error=f"{type(exc).__name__}: {exc}".splitlines()[0])
     return column_from_report(report, spec, server_dir, outdir)

@@ -89,3 +89,7 @@ def every_verdict_report() -> RunReport:
 @pytest.fixture
 def report() -> RunReport:
     return every_verdict_report()
+
+
+# scenarios/ holds YAML suites these tests run through the engine on purpose
+collect_ignore_glob = ["scenarios/*"]
