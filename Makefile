@@ -30,6 +30,12 @@ conformance: setup system-deps
 	$(GEARCHECK) conformance $(if $(SERVER),--server $(SERVER)) $(if $(TARGET),--target $(TARGET)) \
 	  $(if $(BASELINE),--baseline $(BASELINE)) $(if $(K),-k '$(K)') $(if $(N),-n $(N))
 
+# every server in fixtures/servers.yaml, side by side: reports/matrix/index.html + matrix.json
+# ONLY=name,name restricts the servers; MATRIX_WORKERS=xdist workers per server run.
+matrix: setup system-deps
+	$(GEARCHECK) matrix --out reports/matrix $(if $(ONLY),--only $(ONLY)) \
+	  $(if $(MATRIX_WORKERS),--workers $(MATRIX_WORKERS))
+
 serve: setup
 	$(GEARCHECK) serve --port 4730
 
