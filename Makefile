@@ -8,7 +8,7 @@ WORKERS ?= 2
 PYTEST_ARGS ?=
 
 .PHONY: setup system-deps test lint conformance matrix load load-distributed bench interop \
-        fuzz mutants faults serve clean
+        fuzz mutants faults serve bench-server clean
 
 setup: .venv/.gearcheck-installed
 
@@ -38,6 +38,11 @@ matrix: setup system-deps
 
 serve: setup
 	$(GEARCHECK) serve --port 4730
+
+# The reference server against gearmand, same load generator, one run (BENCH_ARGS for sizes).
+BENCH_ARGS ?=
+bench-server: setup system-deps
+	$(PY) bench/refserver_vs_gearmand.py $(BENCH_ARGS)
 
 clean:
 	rm -rf .venv reports/* .pytest_cache
