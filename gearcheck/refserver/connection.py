@@ -25,7 +25,9 @@ bound.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 from typing import TYPE_CHECKING, Any
 
 from ..protocol import (
@@ -97,6 +99,8 @@ class Session(asyncio.Protocol):
         sock = transport.get_extra_info("socket")
         if sock is not None:
             self.fd = sock.fileno()
+            with contextlib.suppress(OSError):   # replies are small: never wait for Nagle
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         peer = transport.get_extra_info("peername")
         if peer:
             self.peer = str(peer[0])
