@@ -62,10 +62,6 @@ def build_malformed(spec: dict[str, Any], variables: Variables) -> bytes:
         payload = variables.value(spec["payload"])
     else:
         payload = b"\0".join(variables.value(v) for v in spec.get("args", []))
-    try:
-        from ..protocol import scapy_layer  # noqa: F401  (optional; encode_raw is enough)
-    except ImportError:
-        pass
     return encode_raw(magic, number, payload, size=spec.get("size"))
 
 
