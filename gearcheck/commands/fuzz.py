@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -58,8 +59,11 @@ def run(args: argparse.Namespace) -> int:
         else:
             target = make_target(args.target, log_dir=out_dir / "server")
             target.start()
-    except (NotLoopbackError, ValueError, TargetError) as exc:
-        console.print(f"gearcheck fuzz: {exc}")
+    except NotLoopbackError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except (ValueError, TargetError) as exc:
+        print(f"gearcheck fuzz: {exc}", file=sys.stderr)
         return 2
     try:
         with Progress(TextColumn("fuzz {task.fields[server]}"), BarColumn(),

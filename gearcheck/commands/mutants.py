@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -78,8 +79,11 @@ def run(args: argparse.Namespace) -> int:
                 upstream, cases, mutations, direct=not args.no_direct,
                 stop_at_first=args.stop_at_first,
                 progress=lambda what, n: progress.update(task, advance=n, what=what))
-    except (NotLoopbackError, ValueError, TargetError, ProbeError, OSError) as exc:
-        console.print(f"gearcheck mutants: {exc}")
+    except NotLoopbackError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except (ValueError, TargetError, ProbeError, OSError) as exc:
+        print(f"gearcheck mutants: {exc}", file=sys.stderr)
         return 2
     finally:
         if target is not None:
