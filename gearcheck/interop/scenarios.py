@@ -60,6 +60,8 @@ class Scenario:
             return True
         if self.pairs == "star":
             return client == hub or worker == hub or client == worker
+        if self.pairs == "hub":
+            return client == hub or worker == hub
         return (client, worker) in self.pairs
 
 
@@ -101,8 +103,8 @@ def load_scenario(path: Path) -> Scenario:
             pairs = [(str(c), str(w)) for c, w in pairs]
         except (TypeError, ValueError):
             raise _err(path, "pairs", "must be all, star or a list of [client, worker]") from None
-    elif pairs not in ("all", "star"):
-        raise _err(path, "pairs", "must be all, star or a list of [client, worker]")
+    elif pairs not in ("all", "star", "hub"):
+        raise _err(path, "pairs", "must be all, star, hub or a list of [client, worker]")
     clients = doc["clients"]
     if not isinstance(clients, list) or not clients:
         raise _err(path, "clients", "must be a non-empty list of {jobs: [...]}")
@@ -130,7 +132,8 @@ def load_scenario(path: Path) -> Scenario:
     for jid, rows in (expect.get("jobs") or {}).items():
         for ri, row in enumerate(rows):
             if not isinstance(row, dict) or row.get("event") not in EVENTS:
-                raise _err(path, f"expect.jobs.{jid}[{ri}].event", f"must be one of {sorted(EVENTS)}")
+                raise _err(path, f"expect.jobs.{jid}[{ri}].event",
+                           f"must be one of {sorted(EVENTS)}")
     worker = doc.get("worker") or {}
     if worker.get("start", "before") not in ("before", "after"):
         raise _err(path, "worker.start", "must be before or after")
