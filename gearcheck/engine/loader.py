@@ -217,10 +217,13 @@ class _FileChecker:
                     self.error(doc, [*path, "args"], f"{name} takes {spec.arity} argument(s) "
                                f"({', '.join(spec.args) or 'none'}), the list has {len(args)}")
                 continue
-            bad = [a for a in args if a not in spec.args]
+            allowed = spec.args if sending or len(types) == 1 else {
+                a for t in types for a in SPECS[PacketType[t]].args}
+            bad = [a for a in args if a not in allowed]
             if bad:
                 self.error(doc, [*path, "args", bad[0]], f"{name} has no argument {bad[0]!r}; "
                            f"its arguments are {', '.join(spec.args) or 'none'}")
+                break
             if sending:
                 missing = [a for a in spec.args if a not in args]
                 if missing:
