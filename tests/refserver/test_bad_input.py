@@ -107,7 +107,8 @@ def test_endless_admin_line_closes_the_connection(kit) -> None:
 
 
 def test_internal_failures(kit) -> None:
-    """Oversized GET_STATUS handle: gearmand says nothing (and may then drop the connection)."""
+    """Oversized GET_STATUS handle, 25-digit CAN_DO_TIMEOUT: gearmand says nothing (and may
+    drop the connection); the reference server answers known=0 / ignores the timeout."""
     c = kit.conn()
     c.send(Packet.build(T.GET_STATUS, b"H" * 80))
     if kit.name == "gearmand":
@@ -116,8 +117,13 @@ def test_internal_failures(kit) -> None:
     else:
         assert c.expect(T.STATUS_RES).args == (b"H" * 80, b"0", b"0", b"0", b"0")
     t = kit.conn()
-    t.send(Packet.build(T.CAN_DO_TIMEOUT, b"f", b"9" * 25))   # ignored by both, no reply
-    kit.sync(t)
+    t.send(Packet.build(T.CAN_DO_TIMEOUT, b"f", b"9" * 25))   # no reply from either
+    t.send(Packet.build(T.ECHO_REQ, b"after"))
+    if kit.name == "gearmand":    # the failure then costs gearmand's peer its connection
+        with pytest.raises((ReceiveTimeout, ConnectionClosed)):
+            t.recv(0.3)
+    else:
+        assert t.expect(T.ECHO_RES).args == (b"after",)
     still_serves(kit)
 
 
