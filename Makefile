@@ -44,5 +44,12 @@ BENCH_ARGS ?=
 bench-server: setup system-deps
 	$(PY) bench/refserver_vs_gearmand.py $(BENCH_ARGS)
 
+# Client libraries (PHP, Node, Python) x worker libraries x servers, then the harness
+# as the server against each library: reports/interop/index.html, interop.json, libraries/.
+INTEROP_ARGS ?=
+interop: setup system-deps
+	bash scripts/install-interop-clients.sh
+	$(GEARCHECK) interop $(INTEROP_ARGS)
+
 clean:
 	rm -rf .venv reports/* .pytest_cache

@@ -31,7 +31,7 @@ from .listener import Listener
 from .script import ServerScript
 
 HOUSEKEEPING = {PacketType.OPTION_REQ, PacketType.ECHO_REQ, PacketType.PRE_SLEEP,
-                PacketType.SET_CLIENT_ID}
+                PacketType.SET_CLIENT_ID, PacketType.RESET_ABILITIES}
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 

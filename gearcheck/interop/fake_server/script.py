@@ -19,7 +19,7 @@ conformance engine's shapes: text with ${name} placeholders, {hex: ..},
 {len: {min, max}}, {one_of: [...]}, each optionally with {capture: name}.
 Housekeeping a real server answers is answered unless a step expects it:
 OPTION_REQ -> OPTION_RES, ECHO_REQ -> ECHO_RES, PRE_SLEEP -> NOOP,
-SET_CLIENT_ID -> nothing.
+SET_CLIENT_ID and RESET_ABILITIES -> nothing.
 """
 
 from __future__ import annotations
