@@ -18,7 +18,8 @@ import sys
 from locust import events
 
 from gearcheck.swarm.hooks import install
-from gearcheck.swarm.profile import ProfileError, load_profile
+from gearcheck.swarm.profile import ProfileError, load_profile, with_duration
+from gearcheck.swarm.units import parse_duration
 from gearcheck.wire import Address
 
 
@@ -47,6 +48,8 @@ try:
     PROFILE = load_profile(_profile_path)
 except ProfileError as exc:
     sys.exit(f"gearcheck locustfile: invalid profile\n{exc}")
+if os.environ.get("GEARCHECK_DURATION"):  # gearcheck load --duration: scale the stages
+    PROFILE = with_duration(PROFILE, parse_duration(os.environ["GEARCHECK_DURATION"]))
 _server = _server or PROFILE.server
 if not _server:
     sys.exit(f"gearcheck locustfile: no server: set GEARCHECK_SERVER=HOST:PORT, "

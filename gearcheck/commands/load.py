@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 
 from ..swarm.runner import run_load
+from ..swarm.units import parse_duration
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -24,10 +25,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="Locust worker processes (0: one local process)")
     p.add_argument("--out", default="reports/load", help="report root directory")
     p.add_argument("--name", default=None, help="run directory name (default: time-profile)")
+    p.add_argument("--duration", default=None,
+                   help="scale the profile's stages to this load duration (e.g. 5s)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     result = run_load(args.profile, server=args.server, out_root=Path(args.out),
-                      run_name=args.name, workers=args.workers)
+                      run_name=args.name, workers=args.workers,
+                      duration=parse_duration(args.duration) if args.duration else None)
     return result.exit_code

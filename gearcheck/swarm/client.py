@@ -7,7 +7,7 @@ refill). Replies are decoded with the shared ``protocol.Decoder``:
 JOB_CREATED comes back in submit order on a connection, so a FIFO matches it
 to its submission; foreground jobs then wait in a handle -> submissions map
 for their final WORK_COMPLETE / WORK_FAIL / WORK_EXCEPTION (coalesced
-submissions on one connection share a handle and one result).
+submissions on one connection share a handle; each is owed its own result).
 
 Closed model: the window is refilled as soon as replies free it. Open model:
 each user follows its own arrival plan (constant interval or Poisson), sends
@@ -298,25 +298,27 @@ class GearmanClientUser(User):
         handle = event.args[0]
         if handle.endswith(b"\0"):  # gearmand's WORK_FAIL for a WORK_EXCEPTION: HANDLE\0
             handle = handle[:-1]
-        waiting = self.fg_waiting.pop(handle, None)
-        if waiting is None:
+        waiting = self.fg_waiting.get(handle)
+        if not waiting:
             counts["fg_duplicate_results"] += 1
             return
+        # One final result per submission: coalesced submissions on this
+        # connection share the handle, and each is owed its own result.
+        p = waiting.pop(0)
+        if not waiting:
+            del self.fg_waiting[handle]
         exc = None if outcome == "complete" else JobFailed(f"WORK_{outcome.upper()}")
-        for p in waiting:
-            micros = (now_ns - p.send_ns) // 1000
-            m.latency.record("result", p.name, micros, second)
-            if p.plan_ns:
-                m.latency.record("result_intended", p.name, (now_ns - p.plan_ns) // 1000,
-                                 second)
-            self.fire(request_type="JOB", name=p.name, response_time=micros / 1000,
-                      response_length=p.size, exception=exc, context={})
-        n = len(waiting)
-        counts["fg_results"] += n
-        counts[f"fg_{outcome}"] += n
-        self.outstanding -= n
-        m.in_flight -= n
-        m.tick("results", n, wall)
+        micros = (now_ns - p.send_ns) // 1000
+        m.latency.record("result", p.name, micros, second)
+        if p.plan_ns:
+            m.latency.record("result_intended", p.name, (now_ns - p.plan_ns) // 1000, second)
+        self.fire(request_type="JOB", name=p.name, response_time=micros / 1000,
+                  response_length=p.size, exception=exc, context={})
+        counts["fg_results"] += 1
+        counts[f"fg_{outcome}"] += 1
+        self.outstanding -= 1
+        m.in_flight -= 1
+        m.tick("results", 1, wall)
 
     def _expire(self) -> None:
         """Foreground jobs older than job_timeout are given up on (counted as lost)."""

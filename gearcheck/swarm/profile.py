@@ -14,7 +14,7 @@ Strategy: three passes, each failing with ``ProfileError("file:line: field: what
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -137,6 +137,14 @@ class Profile:
         for w in self.workers:
             names += [f for f in w.functions if f not in names]
         return names
+
+
+def with_duration(profile: Profile, seconds: float) -> Profile:
+    """The same profile with every stage scaled so the load lasts ``seconds``."""
+    factor = seconds / profile.duration if profile.duration else 1.0
+    stages = tuple(Stage(s.kind, s.users, s.duration * factor, s.spawn_rate)
+                   for s in profile.stages)
+    return replace(profile, stages=stages)
 
 
 def schema() -> dict[str, Any]:

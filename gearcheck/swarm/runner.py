@@ -30,7 +30,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..targets import ExternalTarget, Target, TargetError, free_port
 from ..wire import Address
-from .profile import Profile, ProfileError, load_profile
+from .profile import Profile, ProfileError, load_profile, with_duration
 
 EXIT_OK, EXIT_FAILED, EXIT_HARNESS = 0, 1, 2
 LOCUSTFILE = Path(__file__).resolve().parents[2] / "load" / "locustfile.py"
@@ -61,8 +61,8 @@ def default_target(log_dir: Path) -> Target:
 
 def run_load(profile_path: str | Path, *, server: str | None, out_root: Path,
              run_name: str | None = None, workers: int = 0, quiet: bool = False,
-             locustfile: Path = LOCUSTFILE, extra_env: dict[str, str] | None = None
-             ) -> LoadResult:
+             locustfile: Path = LOCUSTFILE, extra_env: dict[str, str] | None = None,
+             duration: float | None = None) -> LoadResult:
     console = Console(stderr=True, quiet=quiet)
     run_dir = out_root / (run_name or time.strftime("%Y%m%d-%H%M%S-") + Path(profile_path).stem)
     try:
@@ -70,6 +70,10 @@ def run_load(profile_path: str | Path, *, server: str | None, out_root: Path,
     except ProfileError as exc:
         console.print(f"[red]gearcheck load: invalid profile[/red]\n{exc}")
         return LoadResult(EXIT_HARNESS, run_dir, problems=exc.problems)
+    extra_env = dict(extra_env or {})
+    if duration is not None:
+        profile = with_duration(profile, duration)
+        extra_env["GEARCHECK_DURATION"] = str(duration)
     address_text = server or profile.server
     try:
         with _target(address_text, run_dir) as target:
