@@ -52,6 +52,9 @@ def packet_text(summary: Mapping[str, Any]) -> str:
         return f"{prefix}{summary['type']} {rendered}".rstrip()
     if "line" in summary:
         return clip_text(repr(summary["line"])[1:-1], 2000)
+    if "note" in summary:
+        rest = " ".join(f"{k}={clip_text(str(v))}" for k, v in summary.items() if k != "note")
+        return f"{summary['note']} {rest}".rstrip()
     return pretty(dict(summary)) if summary else ""
 
 

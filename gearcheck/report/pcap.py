@@ -9,7 +9,9 @@ acknowledgement numbers advance by exactly the bytes carried (so TCP
 reassembly works across segments), and FIN/ACK exchanges after its last
 event. Payloads larger than one segment are split. Frame times are the run's
 start plus the transcript offsets. Notes carry no bytes and are left out; the
-JSON report keeps them.
+JSON report keeps them. Where the engine kept only the start of a huge
+payload (``raw_truncated_from``), the rest is zero bytes of the right length,
+so the Gearman framing stays intact for the packets after it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ GEARMAN_PORT = 4730
 FIRST_CLIENT_PORT = 40000
 LOOPBACK = "127.0.0.1"
 SEGMENT_BYTES = 16384
+MAX_PADDED_BYTES = 1 << 26  # the largest payload a scenario can send
 _MAC = "00:00:00:00:00:00"
 
 PCAP_VERDICTS = frozenset({Verdict.FAIL, Verdict.XFAIL, Verdict.XPASS, Verdict.ERROR})
@@ -64,6 +67,16 @@ def _base_time(report: RunReport | None) -> float:
     return 0.0
 
 
+def _entry_bytes(entry: TranscriptEntry) -> bytes:
+    """The entry's bytes; a transcript cut short (``raw_truncated_from``) is zero-padded
+    to its real length so the framing, and every packet after it, still dissects."""
+    data = bytes.fromhex(entry.raw_hex)
+    full = entry.summary.get("raw_truncated_from")
+    if isinstance(full, int) and len(data) < full <= MAX_PADDED_BYTES:
+        data += bytes(full - len(data))
+    return data
+
+
 def transcript_frames(transcript: list[TranscriptEntry], base_time: float = 0.0) -> list[Packet]:
     """Ethernet frames carrying the transcript's bytes, one TCP connection per actor."""
     flows: dict[str, _Flow] = {}
@@ -76,7 +89,7 @@ def transcript_frames(transcript: list[TranscriptEntry], base_time: float = 0.0)
     for entry in transcript:
         if entry.direction not in ("send", "recv") or not entry.raw_hex:
             continue
-        data = bytes.fromhex(entry.raw_hex)
+        data = _entry_bytes(entry)
         flow = flows.get(entry.actor)
         if flow is None:
             index = len(flows)

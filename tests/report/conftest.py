@@ -30,7 +30,7 @@ def packet_entry(t: float, actor: str, direction: str, ptype: str, *args: object
 
 def job_transcript() -> list[TranscriptEntry]:
     return [
-        TranscriptEntry(0.0, "client", "note", {"event": "connect"}),
+        TranscriptEntry(0.0, "client", "note", {"note": "connected", "local": "127.0.0.1:5"}),
         packet_entry(0.001, "client", "send", "SUBMIT_JOB", "fn-1", "u-1", b"x" * 40000),
         packet_entry(0.002, "client", "recv", "JOB_CREATED", "H:host:1"),
         packet_entry(0.003, "worker", "send", "CAN_DO", "fn-1"),
@@ -41,7 +41,7 @@ def job_transcript() -> list[TranscriptEntry]:
         TranscriptEntry(0.008, "admin", "send", {"line": "status"}, b"status\n".hex()),
         TranscriptEntry(0.009, "admin", "recv", {"line": "fn-1\t0\t0\t1"},
                         b"fn-1\t0\t0\t1\n.\n".hex()),
-        TranscriptEntry(0.010, "client", "note", {"event": "close"}),
+        TranscriptEntry(0.010, "client", "note", {"note": "closed by the case"}),
     ]
 
 

@@ -141,6 +141,7 @@ def test_html_is_self_contained_with_cases_and_filters(report: RunReport, tmp_pa
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     # transcript rows, expected against actual, and the capture link of the failing case
     assert "JOB_ASSIGN" in html and "<h4>expected</h4>" in html
+    assert "<td>connected local=127.0.0.1:5</td>" in html  # notes read as text, not JSON
     assert 'href="pcap/GM-SUBMIT-001.pcap"' in html
     # the 40 kB payload is cut for reading, but report.json keeps it
     assert html.count("x" * 300) == 0 and "(40000 chars)" in html
@@ -218,3 +219,20 @@ def test_no_pcap_for_passing_cases_or_empty_transcripts(report: RunReport, tmp_p
     assert "GM-SUBMIT-001" not in paths.pcaps and "GM-ECHO-001" not in paths.pcaps
     assert sorted(p.name for p in (tmp_path / "pcap").iterdir()) == [
         "GM-ADMIN-001.pcap", "GM-ADMIN-002.pcap", "GM-ADMIN-003.pcap"]
+
+
+def test_pcap_pads_a_truncated_transcript_entry_to_its_real_length(tmp_path: Path) -> None:
+    from gearcheck.report.model import TranscriptEntry
+    from gearcheck.report.pcap import write_case_pcap
+
+    head = bytes.fromhex("0052455100000010") + (100_000).to_bytes(4, "big")
+    case = make_case("GM-BIG-001", Verdict.FAIL, transcript=[
+        TranscriptEntry(0.0, "client", "send", {"type": "ECHO_REQ", "raw_truncated_from":
+                                                 100_012}, (head + b"a" * 500).hex()),
+        TranscriptEntry(0.1, "client", "send", {"type": "ECHO_REQ"},
+                        bytes.fromhex("005245510000001000000002").hex() + "6869")])
+    path = write_case_pcap(case, tmp_path / "big.pcap")
+    assert path is not None
+    stream = _streams(list(rdpcap(str(path))))[(40000, 4730)]
+    assert len(stream) == 100_012 + 14
+    assert stream.startswith(head + b"a" * 500) and stream.endswith(b"\0REQ\0\0\0\x10\0\0\0\x02hi")
