@@ -13,6 +13,7 @@ Modules, each with one job:
   _admin    admin reply framing and parsers
   _errors   one error class per kind of malformed input
   scapy_layer  the same table as a scapy Packet bound to TCP 4730
+  capture      pcap files back into named packets (TCP reassembly + the Decoder)
 """
 
 from ._admin import (
