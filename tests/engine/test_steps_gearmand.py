@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (scenario YAML inside strings reads best on one line per step)
 """Every step kind and matcher against the real gearmand 1.1.20, and the verdicts it can give."""
 
 from __future__ import annotations
