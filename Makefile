@@ -44,6 +44,23 @@ BENCH_ARGS ?=
 bench-server: setup system-deps
 	$(PY) bench/refserver_vs_gearmand.py $(BENCH_ARGS)
 
+# Locust swarm from a YAML profile: reports/load/<run>/ (summary.json, Locust HTML/CSV, PNGs).
+# SERVER=host:port (none: the reference server is started), PROFILE=load/profiles/<name>.yaml,
+# DURATION=5s scales the profile's stages. Exit 0 thresholds held, 1 one failed, 2 no run.
+load: setup system-deps
+	$(GEARCHECK) load --profile $(PROFILE) $(if $(SERVER),--server $(SERVER)) \
+	  $(if $(DURATION),--duration $(DURATION))
+
+# The same with Locust's own --master and WORKERS=N --worker processes.
+load-distributed: setup system-deps
+	$(GEARCHECK) load --profile $(PROFILE) --workers $(WORKERS) $(if $(SERVER),--server $(SERVER)) \
+	  $(if $(DURATION),--duration $(DURATION))
+
+# Every load profile against the reference server, then gearmand: ratio table (BENCH_DURATION).
+BENCH_DURATION ?= 10s
+bench: setup system-deps
+	$(GEARCHECK) loadbench --duration $(BENCH_DURATION) $(BENCH_PROFILES)
+
 # Client libraries (PHP, Node, Python) x worker libraries x servers, then the harness
 # as the server against each library: reports/interop/index.html, interop.json, libraries/.
 INTEROP_ARGS ?=
