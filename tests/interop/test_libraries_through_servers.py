@@ -1,0 +1,57 @@
+"""Every library as client and as worker, through gearmand and the reference server.
+
+Each library first serves its own client (same library on both sides), then
+a few cross-language pairs exercise streaming, status and binary data. All
+of it runs the real PHP extension, Node packages and Python venvs.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from gearcheck.interop.cell import run_cell
+from gearcheck.interop.registry import LIBRARIES
+from gearcheck.interop.scenarios import load_all
+from gearcheck.report.model import Verdict
+
+SCENARIOS = {s.id: s for s in load_all()}
+ALL_LIBS = list(LIBRARIES)
+
+
+@pytest.mark.parametrize("name", ALL_LIBS)
+def test_library_is_client_and_worker_through_gearmand(name: str, gearmand) -> None:
+    lib = LIBRARIES[name]
+    result = run_cell(SCENARIOS["IOP-RT-001"], lib, lib, "gearmand", gearmand.address)
+    assert result.verdict is Verdict.PASS, result.message
+    clients = result.evidence["clients"]
+    assert clients[0]["library"] == name and clients[0]["role"] == "client"
+    assert result.evidence["worker"]["library"] == name
+    assert any(e["event"] == "complete" for e in clients[0]["events"])
+
+
+@pytest.mark.parametrize("name", ALL_LIBS)
+def test_library_is_client_and_worker_through_refserver(name: str, refserver) -> None:
+    lib = LIBRARIES[name]
+    result = run_cell(SCENARIOS["IOP-RT-001"], lib, lib, "refserver", refserver.address)
+    assert result.verdict is Verdict.PASS, result.message
+
+
+@pytest.mark.parametrize(("scenario", "client", "worker"), [
+    ("IOP-DATA-001", "php-gearman", "gearman"),       # PHP client <- Node worker
+    ("IOP-STATUS-001", "gearmanode", "pygearman"),    # Node client <- Python worker
+    ("IOP-WARN-001", "pygearman", "php-gearman"),     # Python client <- PHP worker
+    ("IOP-BIN-001", "abraxas", "pygearman"),          # binary, Node <- Python
+    ("IOP-PRI-001", "python3-gearman", "gearmanode"),  # priorities, Python -> Node
+])
+def test_cross_language_pairs(scenario: str, client: str, worker: str, gearmand) -> None:
+    result = run_cell(SCENARIOS[scenario], LIBRARIES[client], LIBRARIES[worker], "gearmand",
+                      gearmand.address)
+    assert result.verdict is Verdict.PASS, result.message
+    assert result.transcript, "the programs' events form the case's transcript"
+
+
+def test_missing_feature_is_unsupported_not_fail(gearmand) -> None:
+    result = run_cell(SCENARIOS["IOP-WARN-001"], LIBRARIES["node-gearman"],
+                      LIBRARIES["php-gearman"], "gearmand", gearmand.address)
+    assert result.verdict is Verdict.UNSUPPORTED
+    assert "warning" in result.message
