@@ -104,6 +104,8 @@ class MutantProxy:
         base = 0
         try:
             while data := await reader.read(_CHUNK):
+                if writer.is_closing():  # the other side hung up: stop copying
+                    return
                 if decoder is None:
                     writer.write(data)
                 else:
