@@ -87,9 +87,13 @@ class Controller:
             return False
         if not self.profile.worker_users:
             return True  # nothing would empty the queue: it is reported as still queued
+        # Only functions some worker serves can drain; jobs for the others are
+        # reported as still queued, never waited for.
+        served = {f for w in self.profile.workers if w.count for f in w.functions}
         recent = [s for s in self.poller.samples[-2:] if "error" not in s]
-        return len(recent) == 2 and all(s["queued"] == 0 and s["running"] == 0 for s in recent) \
-            and recent[0]["t"] >= time.time() - elapsed
+        return len(recent) == 2 and recent[0]["t"] >= time.time() - elapsed and all(
+            sum(row[0] for fn, row in s["functions"].items() if fn in served) == 0
+            for s in recent)
 
     # -- the end -----------------------------------------------------------
     def write_summary(self) -> dict[str, Any]:

@@ -102,8 +102,7 @@ def _run(profile: Profile, address: Address, run_dir: Path, workers: int, consol
     common = ["-f", str(locustfile)]
     master = [locust_binary(), *common, "--headless", "--only-summary",
               "--html", str(run_dir / "locust.html"), "--csv", str(run_dir / "locust"),
-              "--csv-full-history", "--run-time", f"{int(expected + 30)}s",
-              "--stop-timeout", "5"]
+              "--csv-full-history", "--run-time", f"{int(expected + 30)}s"]
     procs: list[subprocess.Popen[bytes]] = []
     log_path = run_dir / "locust.log"
     with open(log_path, "wb") as log:
