@@ -4,7 +4,8 @@ Strategy: everything derives from ``protocol.SPECS``: a packet is a type from
 the table and one byte string per named argument, then optionally one defect
 (wrong declared size, missing NULs, bad magic, unknown type number, a huge
 declared size with a short payload, zero-length fields, a 64 KiB function
-name). Byte-level mutations start from *valid exchanges* (the sequences real
+name, or any type/magic/body/size combination built by the scapy layer's raw
+``Gearman`` form). Byte-level mutations start from *valid exchanges* (the sequences real
 clients and workers send) and flip, insert, delete, duplicate or cut bytes.
 On top of the bytes, an input chooses how it is delivered: all at once,
 dribbled one byte per write, dropped mid-packet (FIN or RST) or repeated over
@@ -32,7 +33,7 @@ from ..protocol import (
 from .fuzz_exec import FuzzInput
 
 DEFECTS = ("none", "wrong-size", "missing-nul", "bad-magic", "unknown-type", "huge-size",
-           "zero-length", "long-function", "res-magic", "trailing-garbage")
+           "zero-length", "long-function", "res-magic", "trailing-garbage", "scapy")
 
 _ADMIN_WORDS = ("status", "workers", "version", "verbose", "getpid", "maxqueue", "show jobs",
                 "show unique jobs", "cancel job", "create function", "drop function",
@@ -99,6 +100,13 @@ def defective_packet(draw: st.DrawFn) -> tuple[str, bytes]:
         return defect, encode(Packet(Magic.REQ, ptype, tuple(args)))
     if defect == "res-magic":
         return defect, encode(pkt.with_magic(Magic.RES))
+    if defect == "scapy":  # the scapy layer's raw form: any type, magic, body and size
+        from ..protocol.scapy_layer import Gearman
+
+        size = draw(st.one_of(st.none(), st.integers(0, 2**32 - 1)))
+        mag = draw(st.sampled_from([None, b"\0RES", b"\0BAD", b"REQ\0"]))
+        number = draw(st.one_of(st.just(number), st.integers(0, 2**32 - 1)))
+        return defect, bytes(Gearman(type=number, magic=mag, body=payload, size=size))
     if defect == "trailing-garbage":
         return defect, encode(pkt) + draw(st.binary(min_size=1, max_size=32))
     return defect, encode(pkt)
