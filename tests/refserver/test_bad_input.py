@@ -119,9 +119,12 @@ def test_internal_failures(kit) -> None:
     t = kit.conn()
     t.send(Packet.build(T.CAN_DO_TIMEOUT, b"f", b"9" * 25))   # no reply from either
     t.send(Packet.build(T.ECHO_REQ, b"after"))
-    if kit.name == "gearmand":    # the failure then costs gearmand's peer its connection
-        with pytest.raises((ReceiveTimeout, ConnectionClosed)):
-            t.recv(0.3)
+    if kit.name == "gearmand":    # sometimes the failure then costs the peer its connection
+        try:
+            reply = t.recv(0.5)
+        except (ReceiveTimeout, ConnectionClosed):
+            reply = None
+        assert reply is None or reply == Packet.build(T.ECHO_RES, b"after")
     else:
         assert t.expect(T.ECHO_RES).args == (b"after",)
     still_serves(kit)
