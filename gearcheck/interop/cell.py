@@ -89,17 +89,19 @@ def run_cell(s: Scenario, client: Library, worker: Library, server: str,
 
     wp = WorkerProcess(worker, worker_order)
     error: str | None = None
+    no_register: str | None = None  # the worker library's own failure to register
     threads: list[threading.Thread] = []
     try:
         if s.worker_start == "before":
             wp.__enter__()
             if not wp.wait_for("ready", 1, REGISTER_DEADLINE_S):
-                error = "the worker driver never reported ready"
+                no_register = "the worker driver never reported ready"
             else:
                 seen = _workers_registered(address, list(inst.functions), REGISTER_DEADLINE_S)
                 if seen:
-                    error = f"the worker did not register its functions with the server ({seen})"
-        if error is None:
+                    no_register = (f"the worker ({worker.name}) did not register its functions "
+                                   f"with the server ({seen})")
+        if error is None and no_register is None:
             threads = [threading.Thread(target=one_client, args=(i,), daemon=True)
                        for i in range(len(inst.client_orders))]
             for t in threads:
@@ -123,6 +125,11 @@ def run_cell(s: Scenario, client: Library, worker: Library, server: str,
                 "worker": wp.run.evidence() if wp.proc is not None else None}
     duration = time.monotonic() - start
     transcript = _transcript([*runs, wp.run], t0)
+    if no_register is not None:
+        tail = wp.run.stderr.strip().splitlines()[-1:]
+        return CaseResult(verdict=Verdict.FAIL, failure_kind=FailureKind.TIMEOUT,
+                          message=no_register + (f"; stderr: {tail[0][:200]}" if tail else ""),
+                          duration_s=duration, evidence=evidence, transcript=transcript, **base)
     if error is None and len(runs) != len(inst.client_orders):
         error = "a client driver did not finish within the scenario's deadline plus 15 s"
     if error is not None:
@@ -133,5 +140,3 @@ def run_cell(s: Scenario, client: Library, worker: Library, server: str,
                       expected=j.expected, actual=j.actual, duration_s=round(duration, 3),
                       evidence=evidence, transcript=transcript, **base)
 
-
-__all__ = ["FailureKind", "case_id", "run_cell"]

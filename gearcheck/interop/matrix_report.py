@@ -66,8 +66,8 @@ def write_html(m: MatrixResult, path: Path) -> Path:
         by_server.setdefault(cell.server, {}).setdefault(cell.scenario.id, []).append((cell, r))
     for server, scenarios in by_server.items():
         info = m.servers.get(server, {})
-        parts.append(f"<h2>Server: {e(server)} <small>{e(str(info.get('address', info.get('error', ''))))}"
-                     "</small></h2>")
+        where = str(info.get("address", info.get("error", "")))
+        parts.append(f"<h2>Server: {e(server)} <small>{e(where)}</small></h2>")
         for sid, items in scenarios.items():
             title = items[0][0].scenario.title
             clients = sorted({c.client.name for c, _ in items})
@@ -89,7 +89,7 @@ def write_html(m: MatrixResult, path: Path) -> Path:
                 parts.append("".join(row) + "</tr>")
             parts.append("</table>")
     parts.append("<h2>Cell details</h2>")
-    for cell, r in m.cells:
+    for _cell, r in m.cells:
         v = r.verdict.value
         evidence = json.dumps(r.evidence, indent=1, default=str)
         if len(evidence) > 60000:

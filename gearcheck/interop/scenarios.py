@@ -59,9 +59,9 @@ class Scenario:
         if self.pairs == "all":
             return True
         if self.pairs == "star":
-            return client == hub or worker == hub or client == worker
+            return hub in (client, worker) or client == worker
         if self.pairs == "hub":
-            return client == hub or worker == hub
+            return hub in (client, worker)
         return (client, worker) in self.pairs
 
 
