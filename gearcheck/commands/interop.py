@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--workers", help="worker libraries (default: all)")
     p.add_argument("--libraries", help="libraries for the harness-as-server part (default: all)")
     p.add_argument("--scenarios", help="scenario ids, comma-separated (default: all)")
-    p.add_argument("--parallel", type=int, default=3, help="cells run at once (default 3)")
+    p.add_argument("--parallel", type=int, default=4, help="cells run at once (default 4)")
     p.add_argument("--out", default="reports/interop", help="output folder")
     p.add_argument("--no-matrix", action="store_true", help="skip the matrix")
     p.add_argument("--no-as-server", action="store_true", help="skip the harness-as-server part")
@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         paths = write_all(result, out)
         counts = ", ".join(f"{k} {v}" for k, v in result.counts().items() if v)
         console.print(f"matrix: {counts} in {result.duration_s:.0f}s -> {paths['html']}")
-        for cell, r in result.cells:
+        for _cell, r in result.cells:
             if r.verdict.is_failure or r.verdict.value == "ERROR":
                 console.print(f"  [red]{r.verdict.value}[/red] {r.case_id}: {r.message[:200]}")
         failed |= result.failed

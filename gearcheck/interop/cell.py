@@ -25,7 +25,7 @@ from .judge import judge
 from .registry import Library, missing_feature
 from .scenarios import Scenario, instantiate
 
-REGISTER_DEADLINE_S = 15.0
+REGISTER_DEADLINE_S = 8.0
 
 
 def case_id(s: Scenario, client: str, worker: str, server: str) -> str:
