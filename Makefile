@@ -18,7 +18,9 @@ setup: .venv/.gearcheck-installed
 system-deps:
 	bash scripts/install-system-deps.sh
 
+# Everything the tests drive is installed first: apt packages, Node and Python client libraries.
 test: setup system-deps
+	bash scripts/install-interop-clients.sh
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 lint: setup
