@@ -241,17 +241,25 @@ class GearmanClientUser(User):
         m = self.m
         latency = m.latency
         fire = self.fire
+        # One clock reading per received chunk: every reply in it arrived together.
+        now_ns = time.perf_counter_ns()
+        wall = time.time()
+        second = int(wall)
+        created = bg_created = 0
         while True:
             event = decoder.next_event()
             if event is None:
+                if created:
+                    m.tick("created", created, wall)
+                if bg_created:
+                    m.tick("bg_created", bg_created, wall)
+                    self.outstanding -= bg_created
+                    m.in_flight -= bg_created
                 return
             if not isinstance(event, Packet):
                 m.error("client: unexpected admin line")
                 continue
             ptype = event.type
-            now_ns = time.perf_counter_ns()
-            wall = time.time()
-            second = int(wall)
             if ptype == PacketType.JOB_CREATED:
                 if not self.awaiting_created:
                     m.error("client: JOB_CREATED nobody asked for")
@@ -262,12 +270,10 @@ class GearmanClientUser(User):
                 latency.record("created", p.name, micros, second)
                 fire(request_type="SUBMIT", name=p.name, response_time=micros / 1000,
                      response_length=p.size, exception=None, context={})
-                m.tick("created", 1, wall)
+                created += 1
                 if p.background:
                     m.ledger.created_bg.append((handle, p.job_id))
-                    self.outstanding -= 1
-                    m.in_flight -= 1
-                    m.tick("bg_created", 1, wall)
+                    bg_created += 1
                 else:
                     waiting = self.fg_waiting.get(handle)
                     if waiting is None:

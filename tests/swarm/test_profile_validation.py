@@ -42,7 +42,8 @@ def _problems(text: str) -> list[str]:
 
 
 def test_unknown_key_names_file_line_and_allowed_keys() -> None:
-    text = GOOD.replace("    functions: [f]\nworkers", "    functions: [f]\n    inflight: 3\nworkers")
+    text = GOOD.replace("    functions: [f]\nworkers",
+                        "    functions: [f]\n    inflight: 3\nworkers")
     (problem,) = _problems(text)
     assert problem.startswith("p.yaml:5: clients[0]: ")
     assert "'inflight'" in problem and "in_flight" in problem
@@ -80,7 +81,7 @@ def test_yaml_syntax_error_has_a_line() -> None:
 
 
 def test_missing_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(ProfileError, match="nope.yaml: cannot read"):
+    with pytest.raises(ProfileError, match=r"nope\.yaml: cannot read"):
         load_profile(tmp_path / "nope.yaml")
 
 
