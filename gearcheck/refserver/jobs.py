@@ -90,10 +90,15 @@ class Job:
 
 
 def unique_key(unique: bytes, data: bytes) -> bytes | None:
-    """The coalescing key: none for an empty unique, the workload for ``-``."""
+    """The coalescing key: none for an empty unique, the workload for ``-``.
+
+    ``-`` with an empty workload never coalesces (gearmand job.cc; GM-UNIQ-006a).
+    """
     if not unique:
         return None
     if unique == b"-":
+        if not data:
+            return None
         return b"-\0" + data  # a real unique cannot hold a NUL, so no clash
     return unique
 
