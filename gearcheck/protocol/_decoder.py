@@ -100,6 +100,8 @@ class Decoder:
             raise self._error
         buf, pos = self._buf, self._pos
         have = len(buf)
+        if have == pos:
+            return None
         if have - pos >= HEADER_SIZE and buf[pos] == 0:
             magic_bytes, number, size = _HEADER.unpack_from(buf, pos)
             magic = _MAGICS.get(magic_bytes)

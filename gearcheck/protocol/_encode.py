@@ -29,4 +29,4 @@ def encode_raw(magic: bytes, ptype: int, payload: bytes, *, size: int | None = N
 
 
 def encode_header(magic: bytes, ptype: int, size: int) -> bytes:
-    return _HEADER.pack(bytes(magic), ptype, size)
+    return _HEADER.pack(magic if type(magic) is bytes else bytes(magic), ptype, size)

@@ -89,7 +89,14 @@ class Broker:
 
     # -- handles -------------------------------------------------------------
     def handle(self, job: Job) -> bytes:
-        return self.prefix + b"%d" % job.id
+        return job.handle or self.prefix + b"%d" % job.id
+
+    def _keep_handle(self, job: Job) -> bytes:
+        """The handle, kept on the job (foreground and running jobs use it again)."""
+        handle = job.handle
+        if handle is None:
+            handle = job.handle = self.prefix + b"%d" % job.id
+        return handle
 
     def job_id(self, handle: bytes) -> int | None:
         if handle.startswith(self.prefix):
@@ -109,14 +116,14 @@ class Broker:
             session.send(_UNIQUE_TOO_LARGE)
             return
         table = self.table
-        func = table.function(function)
-        job = table.existing(func, unique, data)
+        func = table.functions.get(function) or table.function(function)
+        job = table.existing(func, unique, data) if unique else None
         if job is not None:
             if background:
                 self._make_background(job)
             else:
                 self._attach(session, job)
-            session.send(frames.response(T.JOB_CREATED, self.handle(job)))
+            session.send(frames.job_created(self.handle(job)))
             return
         limit = func.limits[priority]
         if (limit and func.total >= limit) or len(table.jobs) >= self.config.max_queued_jobs:
@@ -125,11 +132,13 @@ class Broker:
         job = table.new_job(func, unique, data, priority, background, reducer, when)
         if background:
             self._persist(job)
+            handle = self.prefix + b"%d" % job.id
         else:
             job.clients = [session]
             session.attached.add(job)
+            handle = self._keep_handle(job)
         runnable = table.enqueue(job, time.time()) if when else table.enqueue(job, 0)
-        session.send(frames.response(T.JOB_CREATED, self.handle(job)))
+        session.send(frames.job_created(handle))
         if runnable:
             if func.sleepers:
                 self.wake(func)
@@ -230,13 +239,16 @@ class Broker:
             session.send(frames.NO_JOB)
             return
         job.worker = session
-        session.held[job.id] = job
+        handle = self._keep_handle(job)
+        session.held[handle] = job
         timeout = session.timeouts.get(job.function) if session.timeouts else None
         if timeout:
             job.timer = self.loop.call_later(max(timeout, MIN_TIMEOUT_MS) / 1000.0,
                                              self._timed_out, job, session)
-        handle = self.handle(job)
-        if kind == T.GRAB_JOB:
+        if kind == T.GRAB_JOB_UNIQ:
+            session.send(frames.response(T.JOB_ASSIGN_UNIQ, handle, job.function.name,
+                                         job.unique, job.data))
+        elif kind == T.GRAB_JOB:
             session.send(frames.response(T.JOB_ASSIGN, handle, job.function.name, job.data))
         elif kind == T.GRAB_JOB_ALL and job.reducer:
             session.send(frames.response(T.JOB_ASSIGN_ALL, handle, job.function.name,
@@ -255,7 +267,7 @@ class Broker:
         """The worker lost the job (disconnect, CANT_DO, timeout): queue it again."""
         worker = job.worker
         if worker is not None:
-            worker.held.pop(job.id, None)
+            worker.held.pop(job.handle, None)
         job.worker = None
         if job.timer is not None:
             job.timer.cancel()
@@ -285,8 +297,7 @@ class Broker:
                 return
             if handle.endswith(b"\0"):
                 handle = handle[:-1]
-        job_id = self.job_id(handle)
-        job = session.held.get(job_id) if job_id is not None else None
+        job = session.held.get(handle)    # keyed by the canonical handle text
         if job is None:
             session.send(frames.error("JOB_NOT_FOUND", _NOT_FOUND_TEXT[kind]))
             return
@@ -314,7 +325,7 @@ class Broker:
         """The job is over: forget it, release its worker and clients, delete its row."""
         worker = job.worker
         if worker is not None:
-            worker.held.pop(job.id, None)
+            worker.held.pop(job.handle, None)
             job.worker = None
         if job.timer is not None:
             job.timer.cancel()

@@ -79,7 +79,7 @@ class Session(asyncio.Protocol):
         self.abilities: list[tuple[Any, int]] = []   # (function, timeout) in CAN_DO order
         self.functions: list[Any] = []               # distinct functions, for dispatch
         self.timeouts: dict[Any, int] = {}
-        self.held: dict[int, Any] = {}               # jobs this worker runs
+        self.held: dict[bytes, Any] = {}             # jobs this worker runs, by handle
         self.attached: set[Any] = set()              # foreground jobs this client waits for
         self.sleeping = False
         self.noop_sent = False
@@ -126,9 +126,10 @@ class Session(asyncio.Protocol):
         decoder = self.decoder
         decoder.feed(data)
         handlers = _HANDLERS
+        next_event = decoder.next_event
         while True:
             try:
-                event = decoder.next_event()
+                event = next_event()
             except UnexpectedMagicError:
                 self.send(_INVALID_MAGIC)
                 continue

@@ -30,6 +30,11 @@ def error(code: str, text: str) -> bytes:
     return response(PacketType.ERROR, code.encode("ascii"), text.encode("utf-8"))
 
 
+def job_created(handle: bytes) -> bytes:
+    return encode_header(_RES, _JOB_CREATED, len(handle)) + handle
+
+
+_JOB_CREATED = int(PacketType.JOB_CREATED)
 NOOP = response(PacketType.NOOP)
 NO_JOB = response(PacketType.NO_JOB)
 

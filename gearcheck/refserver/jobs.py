@@ -64,7 +64,7 @@ class Function:
 
 
 class Job:
-    __slots__ = ("background", "clients", "data", "denominator", "function", "id",
+    __slots__ = ("background", "clients", "data", "denominator", "function", "handle", "id",
                  "numerator", "persisted", "priority", "queue_seq", "reducer", "retries",
                  "state", "timer", "unique", "when", "worker")
 
@@ -87,6 +87,7 @@ class Job:
         self.queue_seq = 0               # when it entered its deque (FIFO across functions)
         self.persisted = False
         self.timer: Any = None           # CAN_DO_TIMEOUT handle while running
+        self.handle: bytes | None = None  # set by the broker once the handle is needed twice
 
 
 def unique_key(unique: bytes, data: bytes) -> bytes | None:
@@ -160,7 +161,7 @@ class JobTable:
             self.next_id = job_id + 1
         job = Job(job_id, func, unique, data, priority, background, reducer, when)
         self.jobs[job_id] = job
-        key = unique_key(unique, data)
+        key = unique_key(unique, data) if unique else None
         if key is not None:
             func.uniques[key] = job
             self.by_unique[unique] = job
@@ -231,7 +232,7 @@ class JobTable:
             func.queued[job.priority] -= 1
         job.state = DONE
         self.jobs.pop(job.id, None)
-        key = unique_key(job.unique, job.data)
+        key = unique_key(job.unique, job.data) if job.unique else None
         if key is not None:
             if func.uniques.get(key) is job:
                 del func.uniques[key]
