@@ -3,8 +3,18 @@
     python bench/refserver_vs_gearmand.py            # or: make bench-server
     python bench/refserver_vs_gearmand.py --duration 2 --levels 0,20000,100000   # quicker
 
-What it measures, for each server in turn (each started fresh, with its defaults,
-on loopback, by the harness's own targets):
+Fairness: both servers run with their own defaults (gearmand's log level is its
+default ERROR: at INFO it writes a NOTICE line per job; the reference server's is
+warning), on loopback, started by the harness's own targets, driven by the same
+generator code. Foreground runs alternate between the servers, round after round
+(``--repeat``), and each figure is the median of its rounds, so a burst of load
+from elsewhere on the machine does not land on one server only. Each run also
+records CPU seconds per job of the server process and of the generator processes:
+a server's CPU per job is far less sensitive to a noisy machine than its rate,
+and a generator near 100% of a core per pair says the generator, not the
+server, was the limit.
+
+What it measures, for each server:
 
 1. Foreground jobs per second with 1 and with 8 client/worker pairs. Each pair is
    one process (multiprocessing) holding a client and a worker connection: the
@@ -18,11 +28,12 @@ on loopback, by the harness's own targets):
    The queue is filled up to each level with the same submissions; filling
    stops at ``--fill-cap`` seconds per level, and the level actually reached is
    reported (gearmand's unique hash table has a fixed 991 buckets, so its rate
-   collapses as the queue grows and it may not reach 1M in time).
+   collapses as the queue grows and it may not reach 1M in time). At each level
+   ``--repeat`` timed samples of ``--measure`` submissions; the median counts.
 3. Memory: server RSS growth per queued background job, at the last level.
 
 Prints a table with the ratio reference/gearmand and writes the figures as
-JSON under reports/bench/. The run is bounded: about 2-4 minutes with defaults.
+JSON under reports/bench/. The run is bounded: about 4-6 minutes with defaults.
 """
 
 from __future__ import annotations
@@ -34,6 +45,7 @@ import os
 import platform
 import selectors
 import socket
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -112,10 +124,19 @@ def _pair(host: str, port: int, function: bytes, warmup: float, duration: float,
                         outstanding += grabs
     client.close()
     worker.close()
-    results.put(done)
+    results.put((done, time.process_time()))
 
 
-def foreground(target: ProcessTarget, pairs: int, args: argparse.Namespace, tag: str) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def foreground(target: ProcessTarget, pairs: int, args: argparse.Namespace,
+               tag: str) -> dict[str, float]:
+    """One timed run: jobs/s, and CPU microseconds per job of the server and the generator."""
+    assert target.pid is not None
     ctx = mp.get_context("fork")
     barrier = ctx.Barrier(pairs)
     results: mp.Queue = ctx.Queue()
@@ -123,12 +144,21 @@ def foreground(target: ProcessTarget, pairs: int, args: argparse.Namespace, tag:
         target.address.host, target.address.port, f"fg-{tag}-{pairs}-{i}".encode(),
         args.warmup, args.duration, args.window, args.grabs, barrier, results))
         for i in range(pairs)]
+    cpu0 = cpu_seconds(target.pid)
     for p in procs:
         p.start()
-    total = sum(results.get(timeout=args.warmup + args.duration + 60) for _ in procs)
+    got = [results.get(timeout=args.warmup + args.duration + 60) for _ in procs]
+    server_cpu = cpu_seconds(target.pid) - cpu0
     for p in procs:
         p.join(10)
-    return total / args.duration
+    total = sum(done for done, _ in got)
+    generator_cpu = sum(cpu for _, cpu in got)
+    span = args.warmup + args.duration          # CPU is counted over warm-up and timed part
+    jobs = max(total * span / args.duration, 1)
+    return {"per_s": total / args.duration,
+            "server_us_per_job": 1e6 * server_cpu / jobs,
+            "generator_us_per_job": 1e6 * generator_cpu / jobs,
+            "generator_cores_per_pair": generator_cpu / span / pairs}
 
 
 # -- background submissions --------------------------------------------------------------------
@@ -190,14 +220,17 @@ def background(target: ProcessTarget, args: argparse.Namespace) -> dict[str, obj
                 progress.update(task, completed=sub.sent)
             reached = sub.sent
             progress.remove_task(task)
-            t0 = time.perf_counter()
-            measured = 0
-            while measured < args.measure and time.perf_counter() - t0 < args.fill_cap:
-                sub.batch(args.batch)
-                measured += args.batch
-            rate = measured / (time.perf_counter() - t0)
+            samples = []
+            for _ in range(args.repeat):
+                t0 = time.perf_counter()
+                measured = 0
+                while measured < args.measure and time.perf_counter() - t0 < args.fill_cap:
+                    sub.batch(args.batch)
+                    measured += args.batch
+                samples.append(measured / (time.perf_counter() - t0))
+            rate = statistics.median(samples)
             levels.append({"level": level, "queued_before": reached, "submits": measured,
-                           "per_s": round(rate)})
+                           "per_s": round(rate), "samples": [round(s) for s in samples]})
             console.print(f"  {target.name}: {rate:,.0f} bg submits/s with {reached:,} queued")
     rss1 = rss_bytes(target.pid)
     sub.close()
@@ -206,45 +239,90 @@ def background(target: ProcessTarget, args: argparse.Namespace) -> dict[str, obj
 
 
 # -- driver ----------------------------------------------------------------------------------------
-def run_server(make: type[ProcessTarget], args: argparse.Namespace, log_dir: Path) -> dict:
-    out: dict[str, object] = {}
-    with make(log_dir=log_dir) as target:   # type: ignore[call-arg]
+MAKERS: dict[str, tuple[type[ProcessTarget], dict[str, str]]] = {
+    # each server's own default log level (GearmandTarget's default is INFO, for the tests)
+    "refserver": (RefServerTarget, {"log_level": "warning"}),
+    "gearmand": (GearmandTarget, {"verbose": "ERROR"}),
+}
+
+
+def start(name: str, log_dir: Path) -> ProcessTarget:
+    make, options = MAKERS[name]
+    return make(log_dir=log_dir, **options).__enter__()   # type: ignore[arg-type]
+
+
+def run_foreground(names: list[str], args: argparse.Namespace, log_dir: Path) -> dict:
+    """Every server up at once (an idle one costs nothing); rounds alternate their order."""
+    targets = {name: start(name, log_dir) for name in names}
+    runs: dict[str, dict[int, list[dict[str, float]]]] = {
+        n: {p: [] for p in args.pairs} for n in names}
+    try:
+        for round_no in range(args.repeat):
+            order = names if round_no % 2 == 0 else names[::-1]
+            for pairs in args.pairs:
+                for name in order:
+                    run = foreground(targets[name], pairs, args, f"{name}{round_no}")
+                    runs[name][pairs].append(run)
+                    console.print(f"  round {round_no + 1}: {name}: {run['per_s']:,.0f} fg jobs/s "
+                                  f"with {pairs} pair(s); CPU per job: server "
+                                  f"{run['server_us_per_job']:.0f} us, generator "
+                                  f"{run['generator_us_per_job']:.0f} us "
+                                  f"({run['generator_cores_per_pair']:.0%} of a core per pair)")
+    finally:
+        for target in targets.values():
+            target.__exit__(None, None, None)
+    out: dict[str, dict] = {}
+    for name in names:
+        out[name] = {}
         for pairs in args.pairs:
-            rate = foreground(target, pairs, args, target.name)
-            out[f"fg_{pairs}"] = round(rate)
-            console.print(f"  {target.name}: {rate:,.0f} fg jobs/s with {pairs} pair(s)")
-    with make(log_dir=log_dir) as target:   # type: ignore[call-arg]
-        out["bg"] = background(target, args)
+            rs = runs[name][pairs]
+            out[name][f"fg_{pairs}"] = round(statistics.median(r["per_s"] for r in rs))
+            out[name][f"fg_{pairs}_server_us_per_job"] = round(
+                statistics.median(r["server_us_per_job"] for r in rs), 1)
+            out[name][f"fg_{pairs}_runs"] = [{k: round(v, 2) for k, v in r.items()} for r in rs]
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--duration", type=float, default=4.0, help="timed seconds per fg run")
+    p.add_argument("--duration", type=float, default=5.0, help="timed seconds per fg run")
     p.add_argument("--warmup", type=float, default=0.5)
+    p.add_argument("--repeat", type=int, default=3,
+                   help="fg rounds (servers alternate) and bg samples per level; medians count")
     p.add_argument("--pairs", default="1,8", help="client/worker pair counts")
     p.add_argument("--window", type=int, default=16, help="fg jobs in flight per client")
     p.add_argument("--grabs", type=int, default=4, help="GRAB_JOBs outstanding per worker")
     p.add_argument("--levels", default="0,100000,1000000", help="queued jobs before bg runs")
-    p.add_argument("--measure", type=int, default=50_000, help="bg submissions timed per level")
+    p.add_argument("--measure", type=int, default=50_000, help="bg submissions per timed sample")
     p.add_argument("--batch", type=int, default=500, help="bg submissions per pipelined write")
     p.add_argument("--fill-cap", type=float, default=45.0,
                    help="seconds allowed to fill the queue to one level (and to time it)")
     p.add_argument("--servers", default="refserver,gearmand")
+    p.add_argument("--skip-bg", action="store_true", help="foreground runs only")
     p.add_argument("--out", type=Path, default=ROOT / "reports" / "bench")
     args = p.parse_args(argv)
     args.pairs = [int(x) for x in args.pairs.split(",")]
     args.levels = [int(x) for x in args.levels.split(",")]
-    makers = {"refserver": RefServerTarget, "gearmand": GearmandTarget}
+    names = args.servers.split(",")
+    unknown = [n for n in names if n not in MAKERS]
+    if unknown or args.repeat < 1:
+        p.error(f"--servers takes {', '.join(MAKERS)} (got {unknown}); --repeat must be >= 1")
     started = time.time()
-    results: dict[str, dict] = {}
     log_dir = args.out / "logs"
-    for name in args.servers.split(","):
-        console.rule(name)
-        results[name] = run_server(makers[name], args, log_dir)
+    console.rule("foreground: " + " / ".join(names))
+    results = run_foreground(names, args, log_dir)
+    if not args.skip_bg:
+        for name in names:
+            console.rule(f"background: {name}")
+            target = start(name, log_dir)
+            try:
+                results[name]["bg"] = background(target, args)
+            finally:
+                target.__exit__(None, None, None)
     report = {"benchmark": "refserver_vs_gearmand", "started": started,
               "seconds": round(time.time() - started, 1), "host": platform.node(),
-              "cpus": os.cpu_count(), "python": sys.version.split()[0],
+              "cpus": os.cpu_count(), "loadavg_at_end": os.getloadavg(),
+              "python": sys.version.split()[0],
               "gearmand_version": GearmandTarget.version(), "settings": {
                   k: v for k, v in vars(args).items() if k != "out"}, "results": results}
     args.out.mkdir(parents=True, exist_ok=True)
@@ -257,30 +335,35 @@ def main(argv: list[str] | None = None) -> int:
 
 def print_table(results: dict[str, dict], args: argparse.Namespace) -> None:
     ref, gm = results.get("refserver"), results.get("gearmand")
-    table = Table(title="reference server vs gearmand (higher is better, except RSS)")
+    table = Table(title=f"reference server vs gearmand, medians of {args.repeat} "
+                        "(higher is better, except CPU and RSS)")
     table.add_column("measure")
     table.add_column("refserver", justify="right")
     table.add_column("gearmand", justify="right")
     table.add_column("ref/gearmand", justify="right")
 
-    def row(label: str, a: float | None, b: float | None, note: str = "") -> None:
+    def row(label: str, a: float | None, b: float | None) -> None:
         ratio = f"{a / b:.2f}x" if a and b else "-"
-        table.add_row(label, f"{a:,.0f}{note}" if a is not None else "-",
+        table.add_row(label, f"{a:,.0f}" if a is not None else "-",
                       f"{b:,.0f}" if b is not None else "-", ratio)
 
     for pairs in args.pairs:
         row(f"fg jobs/s, {pairs} pair(s)", ref and ref[f"fg_{pairs}"], gm and gm[f"fg_{pairs}"])
-    for i, level in enumerate(args.levels):
-        a = ref and ref["bg"]["levels"][i]
-        b = gm and gm["bg"]["levels"][i]
-        label = f"bg submits/s, {level:,} queued"
-        if b and b["queued_before"] < level:
-            label += f" (gearmand reached {b['queued_before']:,})"
-        row(label, a and a["per_s"], b and b["per_s"])
-    row("RSS bytes per queued bg job", ref and ref["bg"]["rss_per_job"],
-        gm and gm["bg"]["rss_per_job"])
+        key = f"fg_{pairs}_server_us_per_job"
+        row(f"server CPU us per fg job, {pairs} pair(s)", ref and ref[key], gm and gm[key])
+    with_bg = [r for r in (ref, gm) if r and "bg" in r]
+    if with_bg:
+        for i, level in enumerate(args.levels):
+            a = ref and "bg" in ref and ref["bg"]["levels"][i]
+            b = gm and "bg" in gm and gm["bg"]["levels"][i]
+            label = f"bg submits/s, {level:,} queued"
+            if b and b["queued_before"] < level:
+                label += f" (gearmand reached {b['queued_before']:,})"
+            row(label, a and a["per_s"], b and b["per_s"])
+        row("RSS bytes per queued bg job", ref and "bg" in ref and ref["bg"]["rss_per_job"],
+            gm and "bg" in gm and gm["bg"]["rss_per_job"])
     console.print(table)
-    if ref:
+    if ref and "bg" in ref:
         lv = ref["bg"]["levels"]
         console.print(f"reference server: bg rate at the last level is "
                       f"{lv[-1]['per_s'] / lv[0]['per_s']:.0%} of its empty-queue rate")

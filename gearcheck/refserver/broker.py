@@ -52,6 +52,11 @@ _HANDLE_TOO_LARGE = frames.error(
     "ARGUMENT_TOO_LARGE",
     "Error occurred due to GEARMAND_JOB_HANDLE_SIZE being too small from snprintf")
 
+# Enum members looked up once: ``T.X`` costs an attribute lookup on every use.
+_WORK_STATUS, _WORK_FAIL, _WORK_EXCEPTION = T.WORK_STATUS, T.WORK_FAIL, T.WORK_EXCEPTION
+_ENDS_JOB = frozenset((T.WORK_COMPLETE, T.WORK_FAIL, T.WORK_EXCEPTION))
+_GRAB_JOB, _GRAB_JOB_UNIQ, _GRAB_JOB_ALL = T.GRAB_JOB, T.GRAB_JOB_UNIQ, T.GRAB_JOB_ALL
+
 SUBMIT_MODES: dict[PacketType, tuple[int, bool]] = {
     T.SUBMIT_JOB: (NORMAL, False), T.SUBMIT_JOB_BG: (NORMAL, True),
     T.SUBMIT_JOB_HIGH: (HIGH, False), T.SUBMIT_JOB_HIGH_BG: (HIGH, True),
@@ -245,12 +250,11 @@ class Broker:
         if timeout:
             job.timer = self.loop.call_later(max(timeout, MIN_TIMEOUT_MS) / 1000.0,
                                              self._timed_out, job, session)
-        if kind == T.GRAB_JOB_UNIQ:
-            session.send(frames.response(T.JOB_ASSIGN_UNIQ, handle, job.function.name,
-                                         job.unique, job.data))
-        elif kind == T.GRAB_JOB:
+        if kind is _GRAB_JOB_UNIQ:
+            session.send(frames.job_assign_uniq(handle, job.function.name, job.unique, job.data))
+        elif kind is _GRAB_JOB:
             session.send(frames.response(T.JOB_ASSIGN, handle, job.function.name, job.data))
-        elif kind == T.GRAB_JOB_ALL and job.reducer:
+        elif kind is _GRAB_JOB_ALL and job.reducer:
             session.send(frames.response(T.JOB_ASSIGN_ALL, handle, job.function.name,
                                          job.unique, job.reducer, job.data))
         else:
@@ -291,7 +295,7 @@ class Broker:
     # -- workers: results ------------------------------------------------------------
     def work(self, session: Any, kind: PacketType, args: tuple[bytes, ...], payload: bytes) -> None:
         handle = args[0]
-        if kind == T.WORK_FAIL:
+        if kind is _WORK_FAIL:
             if len(handle) >= HANDLE_LIMIT:
                 session.send(_HANDLE_TOO_LARGE)
                 return
@@ -301,10 +305,10 @@ class Broker:
         if job is None:
             session.send(frames.error("JOB_NOT_FOUND", _NOT_FOUND_TEXT[kind]))
             return
-        if kind == T.WORK_STATUS:
+        if kind is _WORK_STATUS:
             job.numerator = b"%d" % (c_atoi(args[1]) & 0xFFFFFFFF)
             job.denominator = b"%d" % (c_atoi(args[2]) & 0xFFFFFFFF)
-        if kind == T.WORK_EXCEPTION:
+        if kind is _WORK_EXCEPTION:
             if job.clients:
                 as_exception = frames.response_payload(kind, payload)
                 as_fail = frames.response(T.WORK_FAIL, handle)
@@ -313,7 +317,7 @@ class Broker:
                     client.send(as_exception if (client.exceptions or default) else as_fail)
         elif job.clients:
             self._tell_clients(job, frames.response_payload(kind, payload))
-        if kind in (T.WORK_COMPLETE, T.WORK_FAIL, T.WORK_EXCEPTION):
+        if kind in _ENDS_JOB:
             self.end(job)
 
     def _tell_clients(self, job: Job, frame: bytes) -> None:

@@ -3,9 +3,10 @@
 Strategy: the server sends millions of small packets, so it skips the
 ``Packet`` object and joins the arguments itself, then asks the codec for the
 12-byte header (``encode_header``): the wire format still comes from
-gearcheck.protocol alone. Admin replies are plain lines; their endings follow
-gearmand (``\\r\\n`` after bare OK and ERR, ``\\n`` after rows and
-``OK <value>``).
+gearcheck.protocol alone. Packet types are passed as plain ints (an enum
+member costs an attribute lookup and an ``__index__`` call per use). Admin
+replies are plain lines; their endings follow gearmand (``\\r\\n`` after bare
+OK and ERR, ``\\n`` after rows and ``OK <value>``).
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from ..protocol import Magic, PacketType, encode_header
 _RES = Magic.RES.value
 
 
-def response(ptype: PacketType, *args: bytes) -> bytes:
+def response(ptype: int, *args: bytes) -> bytes:
     payload = b"\0".join(args)
     return encode_header(_RES, ptype, len(payload)) + payload
 
 
-def response_payload(ptype: PacketType, payload: bytes) -> bytes:
+def response_payload(ptype: int, payload: bytes) -> bytes:
     return encode_header(_RES, ptype, len(payload)) + payload
 
 
@@ -34,7 +35,13 @@ def job_created(handle: bytes) -> bytes:
     return encode_header(_RES, _JOB_CREATED, len(handle)) + handle
 
 
+def job_assign_uniq(handle: bytes, function: bytes, unique: bytes, data: bytes) -> bytes:
+    payload = b"\0".join((handle, function, unique, data))
+    return encode_header(_RES, _JOB_ASSIGN_UNIQ, len(payload)) + payload
+
+
 _JOB_CREATED = int(PacketType.JOB_CREATED)
+_JOB_ASSIGN_UNIQ = int(PacketType.JOB_ASSIGN_UNIQ)
 NOOP = response(PacketType.NOOP)
 NO_JOB = response(PacketType.NO_JOB)
 
