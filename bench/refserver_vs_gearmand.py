@@ -24,7 +24,8 @@ What it measures, for each server:
    gets NO_JOB. Only completions the client received inside the timed window count.
 2. Background submissions per second with 0, 100k and 1M jobs already queued:
    SUBMIT_JOB_BG with a 100-byte payload and a distinct 36-character unique per
-   job (what libgearman clients send: a UUID), pipelined ``--batch`` at a time.
+   job (what libgearman clients send: a UUID), pipelined ``--batch`` at a time,
+   with the next batch written before the replies to the last are read.
    The queue is filled up to each level with the same submissions; filling
    stops at ``--fill-cap`` seconds per level, and the level actually reached is
    reported (gearmand's unique hash table has a fixed 991 buckets, so its rate
@@ -48,12 +49,13 @@ import socket
 import statistics
 import sys
 import time
+from collections import deque
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from gearcheck.protocol import Decoder, Packet, PacketType, encode
+from gearcheck.protocol import Decoder, Magic, Packet, PacketType, encode
 from gearcheck.targets import GearmandTarget, ProcessTarget, RefServerTarget
 
 T = PacketType
@@ -163,21 +165,31 @@ def foreground(target: ProcessTarget, pairs: int, args: argparse.Namespace,
 
 # -- background submissions --------------------------------------------------------------------
 class Submitter:
+    """SUBMIT_JOB_BG in pipelined batches, the next batch sent before the last one's replies
+    are read, so the server always has work and the generator's own time overlaps it."""
+
     def __init__(self, target: ProcessTarget) -> None:
         self.sock = socket.create_connection((target.address.host, target.address.port))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.decoder = Decoder()
-        self.sent = 0
+        self.sent = 0            # submissions acknowledged with JOB_CREATED
+        self._numbered = 0       # submissions written (acknowledged or in flight)
+        self._in_flight: deque[int] = deque()
         self.prefix = os.urandom(6).hex().encode()
         self.payload = b"p" * 100
 
-    def batch(self, n: int) -> None:
+    def _send(self, n: int) -> None:
         pkts = []
-        for i in range(self.sent, self.sent + n):
+        for i in range(self._numbered, self._numbered + n):
             unique = b"%s-%023d" % (self.prefix, i)   # 36 bytes, like a UUID
-            pkts.append(encode(Packet(Packet.build(T.ECHO_REQ, b"").magic, T.SUBMIT_JOB_BG,
+            pkts.append(encode(Packet(Magic.REQ, T.SUBMIT_JOB_BG,
                                       (b"bench-bg", unique, self.payload))))
         self.sock.sendall(b"".join(pkts))
+        self._numbered += n
+        self._in_flight.append(n)
+
+    def _await(self) -> int:
+        n = self._in_flight.popleft()
         got = 0
         while got < n:
             ev = self.decoder.next_event()
@@ -191,6 +203,21 @@ class Submitter:
                 raise SystemExit(f"unexpected reply to SUBMIT_JOB_BG: {ev!r}")
             got += 1
         self.sent += n
+        return n
+
+    def run(self, count: int, batch: int, deadline: float | None = None) -> int:
+        """Submit up to ``count`` jobs (fewer if ``deadline`` passes); returns how many."""
+        left, done = count, 0
+        while left or self._in_flight:
+            while left and len(self._in_flight) < 2 and (
+                    deadline is None or time.perf_counter() < deadline):
+                n = min(batch, left)
+                self._send(n)
+                left -= n
+            if not self._in_flight:
+                break
+            done += self._await()
+        return done
 
     def close(self) -> None:
         self.sock.close()
@@ -208,25 +235,22 @@ def background(target: ProcessTarget, args: argparse.Namespace) -> dict[str, obj
 
     assert target.pid is not None
     sub = Submitter(target)
-    sub.batch(1)
+    sub.run(1, 1)
     rss0 = rss_bytes(target.pid)
     levels = []
     with Progress(console=console, transient=True) as progress:
         for level in args.levels:
             task = progress.add_task(f"{target.name}: filling to {level:,}", total=max(level, 1))
-            fill_end = time.monotonic() + args.fill_cap
-            while sub.sent < level and time.monotonic() < fill_end:
-                sub.batch(min(args.batch, level - sub.sent))
+            fill_end = time.perf_counter() + args.fill_cap
+            while sub.sent < level and time.perf_counter() < fill_end:
+                sub.run(min(args.batch * 20, level - sub.sent), args.batch, deadline=fill_end)
                 progress.update(task, completed=sub.sent)
             reached = sub.sent
             progress.remove_task(task)
             samples = []
             for _ in range(args.repeat):
                 t0 = time.perf_counter()
-                measured = 0
-                while measured < args.measure and time.perf_counter() - t0 < args.fill_cap:
-                    sub.batch(args.batch)
-                    measured += args.batch
+                measured = sub.run(args.measure, args.batch, deadline=t0 + args.fill_cap)
                 samples.append(measured / (time.perf_counter() - t0))
             rate = statistics.median(samples)
             levels.append({"level": level, "queued_before": reached, "submits": measured,
@@ -299,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="seconds allowed to fill the queue to one level (and to time it)")
     p.add_argument("--servers", default="refserver,gearmand")
     p.add_argument("--skip-bg", action="store_true", help="foreground runs only")
+    p.add_argument("--skip-fg", action="store_true", help="background runs only")
     p.add_argument("--out", type=Path, default=ROOT / "reports" / "bench")
     args = p.parse_args(argv)
     args.pairs = [int(x) for x in args.pairs.split(",")]
@@ -309,8 +334,12 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--servers takes {', '.join(MAKERS)} (got {unknown}); --repeat must be >= 1")
     started = time.time()
     log_dir = args.out / "logs"
-    console.rule("foreground: " + " / ".join(names))
-    results = run_foreground(names, args, log_dir)
+    if args.skip_fg:
+        args.pairs = []
+        results: dict[str, dict] = {name: {} for name in names}
+    else:
+        console.rule("foreground: " + " / ".join(names))
+        results = run_foreground(names, args, log_dir)
     if not args.skip_bg:
         for name in names:
             console.rule(f"background: {name}")

@@ -88,6 +88,7 @@ class Broker:
         self.loop = loop
         self.prefix = config.effective_handle_prefix
         self._prefix_len = len(self.prefix)
+        self._max_jobs = config.max_queued_jobs
         self._epoch_timer: asyncio.TimerHandle | None = None
         self._epoch_due: int | None = None
         self.on_idle: Any = None   # called when no job is running (graceful shutdown)
@@ -131,12 +132,13 @@ class Broker:
             session.send(frames.job_created(self.handle(job)))
             return
         limit = func.limits[priority]
-        if (limit and func.total >= limit) or len(table.jobs) >= self.config.max_queued_jobs:
+        if (limit and func.total >= limit) or len(table.jobs) >= self._max_jobs:
             session.send(_QUEUE_FULL)
             return
         job = table.new_job(func, unique, data, priority, background, reducer, when)
         if background:
-            self._persist(job)
+            if self.queue is not None:
+                self._persist(job)
             handle = self.prefix + b"%d" % job.id
         else:
             job.clients = [session]

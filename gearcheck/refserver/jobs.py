@@ -184,7 +184,10 @@ class JobTable:
             job.state = WAITING
             heapq.heappush(self._waiting, (job.when, job.id, job))
             return False
-        self._push(job)
+        self._seq = seq = self._seq + 1      # _push, inlined: this is on every submission
+        job.queue_seq = seq
+        job.state = QUEUED
+        func.queues[job.priority].append(job)
         return True
 
     def _push(self, job: Job) -> None:
