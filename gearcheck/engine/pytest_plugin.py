@@ -219,6 +219,14 @@ class ScenarioLoadError(pytest.Item):
         return self.path, max(self.errors[0].line - 1, 0), f"{self.display}: load error"
 
 
+# Markers that pytest or its plugins interpret (with arguments): a scenario tag of
+# the same name must not become one, or pytest-timeout would read `timeout`.
+_PYTEST_OWN_MARKERS = frozenset({
+    "timeout", "skip", "skipif", "xfail", "parametrize", "usefixtures", "filterwarnings",
+    "tryfirst", "trylast", "xdist_group", "flaky",
+})
+
+
 class ScenarioItem(pytest.Item):
     def __init__(self, *, scenario: Scenario, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -226,6 +234,8 @@ class ScenarioItem(pytest.Item):
         self.result: CaseResult | None = None
         for name in (scenario.level.lower(), scenario.area, *scenario.tags):
             marker = re.sub(r"\W", "_", name)
+            if marker in _PYTEST_OWN_MARKERS:
+                continue  # a tag named like pytest's own markers still matches -k
             self.config.addinivalue_line("markers", f"{marker}: conformance tag")
             self.add_marker(marker)
         self.extra_keyword_matches.update(scenario.tags)
