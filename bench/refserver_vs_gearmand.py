@@ -85,6 +85,10 @@ def _pair(host: str, port: int, function: bytes, warmup: float, duration: float,
     t0 = time.perf_counter()
     count_from, count_to = t0 + warmup, t0 + warmup + duration
     done = 0
+    # enum members as locals: the generator must cost as little per job as it can
+    work_complete, job_assign_uniq, no_job, noop = (
+        T.WORK_COMPLETE, T.JOB_ASSIGN_UNIQ, T.NO_JOB, T.NOOP)
+    req = Magic.REQ
     while True:
         now = time.perf_counter()
         if now >= count_to:
@@ -102,7 +106,7 @@ def _pair(host: str, port: int, function: bytes, warmup: float, duration: float,
                     raise SystemExit("server closed the client connection")
                 dec_c.feed(data)
                 for ev in dec_c:
-                    if ev.type == T.WORK_COMPLETE:
+                    if ev.type is work_complete:
                         if count_from <= now < count_to:
                             done += 1
                         out_c.append(submit)
@@ -113,15 +117,14 @@ def _pair(host: str, port: int, function: bytes, warmup: float, duration: float,
                 dec_w.feed(data)
                 for ev in dec_w:
                     t = ev.type
-                    if t == T.JOB_ASSIGN_UNIQ:
-                        out_w.append(encode(Packet(ev.magic.REQ, T.WORK_COMPLETE,
-                                                   (ev.args[0], b"r"))))
+                    if t is job_assign_uniq:
+                        out_w.append(encode(Packet(req, work_complete, (ev.args[0], b"r"))))
                         out_w.append(grab)
-                    elif t == T.NO_JOB:
+                    elif t is no_job:
                         outstanding -= 1
                         if outstanding == 0:
                             out_w.append(pre_sleep)
-                    elif t == T.NOOP:
+                    elif t is noop:
                         out_w.append(grab * grabs)
                         outstanding += grabs
     client.close()
