@@ -18,6 +18,9 @@ Speed: servers and load generators call ``next_event`` once per packet, so a
 complete, well-formed packet takes a fast path (one header unpack, one payload
 copy, no property calls); anything else (admin lines, partial headers, every
 error) goes through the general path, which is the one that words the errors.
+The buffer is the fed ``bytes`` object itself while nothing else is pending
+(no copy on ``feed``, one slice per payload); only when a partial event must
+wait for more input does it become a ``bytearray`` that grows in place.
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ class Decoder:
         self.max_line = max_line
         self.expect_magic = expect_magic
         self.admin_lines = admin_lines
-        self._buf = bytearray()
+        self._buf: bytes | bytearray = b""
         self._pos = 0
         self._consumed = 0  # bytes consumed before _buf[0], for error offsets
         self._eof = False
@@ -69,8 +72,19 @@ class Decoder:
     def feed(self, data: bytes | bytearray | memoryview) -> None:
         if self._eof:
             raise RuntimeError("feed() after feed_eof()")
-        if data:
-            self._buf += data
+        if not data:
+            return
+        buf, pos = self._buf, self._pos
+        if pos == len(buf):              # nothing pending: keep the caller's bytes as they are
+            self._consumed += pos
+            self._pos = 0
+            self._buf = data if type(data) is bytes else bytes(data)
+            return
+        if type(buf) is bytes:           # a partial event waits: grow a bytearray from here on
+            self._consumed += pos
+            self._pos = 0
+            self._buf = buf = bytearray(memoryview(buf)[pos:])
+        buf += data
 
     def feed_eof(self) -> None:
         self._eof = True
@@ -113,9 +127,9 @@ class Decoder:
                 start = self._consumed + pos
                 if end >= have:             # the common case: the buffer is used up
                     self._consumed += have
-                    buf.clear()
+                    self._buf = b""
                     self._pos = 0
-                elif end > _COMPACT_AT:
+                elif end > _COMPACT_AT and type(buf) is bytearray:
                     self._consumed += end
                     del buf[:end]
                     self._pos = 0
@@ -236,13 +250,14 @@ class Decoder:
         return None
 
     def _advance(self, new_pos: int) -> None:
-        if new_pos >= len(self._buf):
-            self._consumed += len(self._buf)
-            self._buf.clear()
+        buf = self._buf
+        if new_pos >= len(buf):
+            self._consumed += len(buf)
+            self._buf = b""
             self._pos = 0
-        elif new_pos > _COMPACT_AT:
+        elif new_pos > _COMPACT_AT and type(buf) is bytearray:
             self._consumed += new_pos
-            del self._buf[:new_pos]
+            del buf[:new_pos]
             self._pos = 0
         else:
             self._pos = new_pos
