@@ -318,7 +318,9 @@ class Broker:
                 for client in job.clients:
                     client.send(as_exception if (client.exceptions or default) else as_fail)
         elif job.clients:
-            self._tell_clients(job, frames.response_payload(kind, payload))
+            frame = frames.response_payload(kind, payload)
+            for client in job.clients:
+                client.send(frame)
         if kind in _ENDS_JOB:
             self.end(job)
 
@@ -343,7 +345,7 @@ class Broker:
         self.table.finish(job)
         if job.persisted and self.queue is not None:
             self.queue.remove(job.id)
-        if worker is not None:
+        if worker is not None and self.on_idle is not None:
             self._check_idle()
 
     # -- status ----------------------------------------------------------------------
