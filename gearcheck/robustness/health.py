@@ -19,9 +19,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..protocol import ProtocolError
 from ..wire import Address, Connection, WireError
 
 FINDING_KINDS = ("died", "unresponsive", "leak", "memory")
+_WORKERS_MAX_LINE = 16 << 20
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,8 @@ class Sentinel:
     def _connection(self) -> Connection:
         if self._conn is None or self._conn.closed:
             self._conn = Connection.open(self.address, timeout=self.deadline_s)
+            # ``workers`` rows list every registered function: fuzzed 64 KiB names included
+            self._conn.decoder.max_line = _WORKERS_MAX_LINE
         return self._conn
 
     # -- checks ------------------------------------------------------------
@@ -127,7 +131,7 @@ class Sentinel:
                 else:
                     conn.admin("status", timeout=self.deadline_s)
                 return Health(True)
-            except (OSError, WireError) as exc:
+            except (OSError, WireError, ProtocolError) as exc:
                 self.close()
                 refused = isinstance(exc, ConnectionRefusedError) or "refused" in str(exc)
                 if refused or (self.pid is not None and not process_alive(self.pid)):
@@ -148,7 +152,7 @@ class Sentinel:
     def _workers_count(self) -> int | None:
         try:
             lines = self._connection().admin("workers", timeout=self.deadline_s)
-        except (OSError, WireError, ValueError):
+        except (OSError, WireError, ValueError, ProtocolError):
             self.close()
             return None
         if lines and lines[0].startswith(b"ERR"):
