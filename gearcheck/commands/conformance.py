@@ -35,6 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="scenario files or folders (default: conformance)")
     p.add_argument("--server", metavar="HOST:PORT", help="an already running server")
     p.add_argument("--target", metavar="NAME", help="a server from fixtures/servers.yaml")
+    p.add_argument("--second-server", metavar="HOST:PORT", action="append", default=[],
+                   help="with --server: another server of the same implementation, for "
+                        "cases that need extra servers (repeatable)")
     p.add_argument("--baseline", metavar="FILE", help="known failures of this server")
     p.add_argument("--no-baseline", action="store_true", help="apply no baseline")
     p.add_argument("-k", dest="keyword", metavar="EXPR", help="pytest -k selection")
@@ -117,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
     argv += ["--server", args.server] if args.server else ["--target", target]
     if args.server and target:
         argv += ["--target", target]
+    for extra in args.second_server:
+        argv += ["--second-server", extra]
     if baseline:
         argv += ["--baseline", baseline]
         print(f"gearcheck conformance: baseline {baseline}")

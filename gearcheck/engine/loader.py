@@ -9,7 +9,9 @@ jsonschema's unhelpful "not valid under any of the given schemas" into "send:
 needs exactly one of packet, packets, raw, line, malformed". Then the checks
 a schema cannot express: argument names per packet type, actors that are
 used but never connected, only receiving steps inside alternatives, and
-capabilities the probe does not know.
+capabilities the probe does not know, and the extra servers of a case
+(``servers:``): every server an actor is bound to or a ``restart`` names is
+declared, an actor is bound to one server only, and ``main`` is not redeclared.
 
 A file with errors yields no scenarios and a list of ``LoadError``; the
 caller reports them and goes on with the other files.
@@ -25,6 +27,7 @@ import jsonschema
 import yaml
 
 from ..protocol import SPECS, PacketType
+from ..targets.configs import ServerConfig, parse_config
 from . import schema as S
 from .positions import PosDict, PosList, field_path, line_of, load_documents
 
@@ -55,10 +58,27 @@ class Scenario:
     actors: list[str] = field(default_factory=list)
     timeout: float | None = None
     noise: list[str] = field(default_factory=list)
+    servers: dict[str, ServerConfig] = field(default_factory=dict)  # extra servers by name
+    actor_servers: dict[str, str] = field(default_factory=dict)     # actor -> server name
+    restarted: list[str] = field(default_factory=list)              # servers a step restarts
 
     @property
     def area(self) -> str:
         return self.id.split("-")[1].lower()
+
+
+def actor_declarations(body: Any) -> list[tuple[str, str | None, list[Any]]]:
+    """(actor, server or None, sub-path) for an ``actors`` list or a ``connect`` body."""
+    items = [body] if isinstance(body, (str, dict)) else list(body)
+    single = isinstance(body, (str, dict))
+    out = []
+    for i, item in enumerate(items):
+        sub: list[Any] = [] if single else [i]
+        if isinstance(item, dict):
+            out.append((item["name"], item["server"], sub))
+        else:
+            out.append((item, None, sub))
+    return out
 
 
 _RESOLVER_ROOT = {"$defs": S.DEFS}
@@ -126,13 +146,28 @@ class _FileChecker:
         before = len(self.errors)
         if self.schema_errors(_CASE_VALIDATOR, doc, doc, []):
             return None
-        connected = set(doc.get("actors", []))
+        self.bindings: dict[str, tuple[str, list[Any]]] = {}
+        self.restarts: list[tuple[list[Any], str]] = []
+        servers = self.check_servers(doc)
+        connected = self.declare(doc, doc.get("actors", []), ["actors"])
         used: list[tuple[list[Any], str]] = []
         self.check_steps(doc, doc["steps"], ["steps"], connected, used, in_alternative=False)
         for path, name in used:
             if name not in connected:
                 self.error(doc, path, f"actor {name!r} is never connected: list it under "
                                       f"'actors' or add a 'connect: {name}' step")
+        known_servers = {S.MAIN_SERVER, *servers}
+        for actor, (server, path) in self.bindings.items():
+            if server not in known_servers:
+                self.error(doc, path, f"actor {actor!r} is bound to server {server!r}, which "
+                           f"is not declared under 'servers' (declared: "
+                           f"{', '.join(sorted(known_servers))})")
+        for path, server in self.restarts:
+            if server == S.MAIN_SERVER:
+                self.error(doc, path, "'main' is the server under test, shared with other "
+                           "cases: declare a server under 'servers' and restart that one")
+            elif server not in servers:
+                self.error(doc, path, f"server {server!r} is not declared under 'servers'")
         for i, cap in enumerate(doc.get("requires", [])):
             if self.known is not None and cap not in self.known:
                 self.error(doc, ["requires", i], f"unknown capability {cap!r}; the probe "
@@ -143,8 +178,44 @@ class _FileChecker:
             id=doc["id"], title=doc["title"], level=doc["level"], source=doc["source"],
             steps=doc["steps"], file=self.file, line=doc.line,
             description=doc.get("description", ""), tags=list(doc.get("tags", [])),
-            requires=list(doc.get("requires", [])), actors=list(doc.get("actors", [])),
-            timeout=doc.get("timeout"), noise=list(doc.get("noise", [])))
+            requires=list(doc.get("requires", [])),
+            actors=[name for name, _, _ in actor_declarations(doc.get("actors", []))],
+            timeout=doc.get("timeout"), noise=list(doc.get("noise", [])),
+            servers=servers,
+            actor_servers={a: s for a, (s, _) in self.bindings.items() if s != S.MAIN_SERVER},
+            restarted=sorted({s for _, s in self.restarts}))
+
+    def check_servers(self, doc: Any) -> dict[str, ServerConfig]:
+        servers: dict[str, ServerConfig] = {}
+        for name, value in (doc.get("servers") or {}).items():
+            if name == S.MAIN_SERVER:
+                self.error(doc, ["servers", name], "'main' is the server under test and is "
+                           "always there; give the extra server another name")
+                continue
+            try:
+                servers[name] = parse_config(value)
+            except ValueError as exc:
+                self.error(doc, ["servers", name], str(exc))
+        return servers
+
+    def declare(self, doc: Any, body: Any, path: list[Any]) -> set[str]:
+        """Record the server each declared actor is bound to; the names declared."""
+        names = set()
+        for actor, server, sub in actor_declarations(body):
+            names.add(actor)
+            where = [*path, *sub]
+            if server is None:
+                if actor not in self.bindings:
+                    self.bindings[actor] = (S.MAIN_SERVER, where)
+                continue
+            first = self.bindings.get(actor)
+            if first is not None and first[0] != server:
+                self.error(doc, where, f"actor {actor!r} is bound to server {server!r} here "
+                           f"but to {first[0]!r} at line {line_of(doc, first[1])}: an actor "
+                           f"belongs to one server")
+                continue
+            self.bindings[actor] = (server, where)
+        return names
 
     def check_steps(self, doc: Any, steps: Any, path: list[Any], connected: set[str],
                     used: list[tuple[list[Any], str]], in_alternative: bool) -> None:
@@ -177,7 +248,9 @@ class _FileChecker:
     def check_body(self, doc: Any, kind: str, body: Any, path: list[Any], connected: set[str],
                    used: list[tuple[list[Any], str]], in_alternative: bool) -> None:
         if kind == "connect":
-            connected.update([body] if isinstance(body, str) else body)
+            connected.update(self.declare(doc, body, path))
+        elif kind == "restart":
+            self.restarts.append(([*path, "server"], body["server"]))
         elif kind == "repeat":
             self.check_steps(doc, body["steps"], [*path, "steps"], connected, used,
                              in_alternative)

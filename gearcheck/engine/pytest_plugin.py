@@ -17,6 +17,12 @@ listed case that passes fails as XPASS. Workers write their results to
 ``<report-dir>/.parts/<worker>.json``; the owner merges them into one
 RunReport and writes report.json (and the other formats) at session end.
 
+Extra servers (a case's ``servers:``): when the harness manages the target
+(``--target NAME`` without ``--server``, or ``--manage-extra-servers`` as the
+matrix passes), each pytest process starts them from the target's registry
+entry and stops them at its end (engine.servers.ManagedServers); against an
+external ``--server`` only the ones given with ``--second-server`` exist.
+
 Markers: the level in lower case (``must``, ``should``, ``observed``), the
 area (``echo``, ``submit``, ...) and every tag, so ``-m "must and not slow"``
 works; ``-k`` matches the case id, the file and the tags.
@@ -37,6 +43,7 @@ from ..wire import Address
 from .loader import LoadError, Scenario, load_file
 from .probe import KNOWN_CAPABILITIES, ProbeError, probe_server
 from .runner import run_case
+from .servers import ExternalServers, ExtraServers, ManagedServers
 from .session import (
     RunSettings,
     apply_baseline_file,
@@ -63,6 +70,20 @@ class _RunState:
         self.started = time.monotonic()
         self.baseline: dict[str, str] | None = None
         self.report_path: Path | None = None
+        self.extra_servers: ExtraServers | None = None
+
+    def servers_provider(self) -> ExtraServers:
+        """This process's source of extra servers, made on first use."""
+        if self.extra_servers is None:
+            settings = self.settings
+            assert settings is not None
+            if settings.managed_target:
+                self.extra_servers = ManagedServers(_registry_factory(settings.managed_target),
+                                                    settings.managed_target)
+            else:
+                self.extra_servers = ExternalServers(
+                    [Address.parse(a) for a in settings.second_servers])
+        return self.extra_servers
 
     @property
     def is_worker(self) -> bool:
@@ -85,6 +106,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--grace", type=float, default=1.0, metavar="FACTOR",
                     help="grace period after a deadline, as a multiple of it: answers "
                          "within it are LATE, not TIMEOUT (default 1.0)")
+    group.addoption("--second-server", action="append", default=[], metavar="HOST:PORT",
+                    help="another server of the same implementation for cases that need "
+                         "extra servers (multi-server cases) when --server is external; "
+                         "repeatable")
+    group.addoption("--manage-extra-servers", action="store_true", default=False,
+                    help="with --server and --target: the harness manages this target, so "
+                         "it may start extra servers of it from fixtures/servers.yaml")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -110,10 +138,14 @@ def _prepare_run(state: _RunState) -> None:
     config = state.config
     server = config.getoption("server")
     name = config.getoption("target")
+    managed: str | None = None
     try:
+        second = [str(Address.parse(a)) for a in config.getoption("second_server")]
         if server:
             address = Address.parse(server)
             server_name = name or str(address)
+            if name and config.getoption("manage_extra_servers"):
+                managed = name
         else:
             from ..targets.registry import load_registry, select
 
@@ -122,6 +154,7 @@ def _prepare_run(state: _RunState) -> None:
             state.target.start()
             address = state.target.address
             server_name = spec.name
+            managed = spec.name
     except Exception as exc:
         state.setup_error = f"cannot set up the server under test: {exc}"
         return
@@ -131,7 +164,8 @@ def _prepare_run(state: _RunState) -> None:
                     grace_factor=config.getoption("grace"))
     settings = RunSettings(address=address, server_name=server_name, run_id=run_id,
                            report_dir=report_dir, timing=timing,
-                           baseline=config.getoption("baseline"), started_at=utc_now())
+                           baseline=config.getoption("baseline"), started_at=utc_now(),
+                           managed_target=managed, second_servers=second)
     try:
         profile = probe_server(address, run_id)
         settings.profile = profile
@@ -250,7 +284,9 @@ class ScenarioItem(pytest.Item):
         if settings.probe_error:
             pytest.fail(f"the capability probe failed: {settings.probe_error}", pytrace=False)
         self.result = run_case(self.scenario, settings.address, run_id=settings.run_id,
-                               timing=settings.timing, profile=settings.profile)
+                               timing=settings.timing, profile=settings.profile,
+                               servers=state.servers_provider() if self.scenario.servers
+                               else None)
         state.results.append(self.result)
         if self.result.verdict is Verdict.ERROR:
             pytest.fail(format_result(self.result), pytrace=False)
@@ -365,7 +401,24 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         print(message)
 
 
+def _registry_factory(name: str):  # type: ignore[no-untyped-def]
+    """Makes not-yet-started targets of the registered implementation ``name``."""
+    from ..targets.configs import ConfigUnsupported
+    from ..targets.registry import RegistryError, load_registry, select
+
+    def create(log_dir: Path):  # type: ignore[no-untyped-def]
+        try:
+            spec = select(load_registry(), [name])[0]
+        except RegistryError as exc:
+            raise ConfigUnsupported(f"cannot start another {name}: {exc}") from exc
+        return spec.create(log_dir=log_dir)
+
+    return create
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     state = config.stash.get(_STATE, None)
+    if state is not None and state.extra_servers is not None:
+        state.extra_servers.close()
     if state is not None and state.target is not None:
         state.target.stop()

@@ -7,6 +7,9 @@ every connection. The verdict follows from how the steps ended: normally ->
 PASS, or NON-STRICT when a tolerated alternative was taken; ``StepFailure`` ->
 FAIL with its failure kind, expected and actual; ``HarnessError`` or any
 unexpected exception -> ERROR, which is never counted against the server.
+A case with ``servers:`` gets them from the run's provider (engine.servers)
+before anything is sent: when they cannot be provided it is UNSUPPORTED with
+the reason; when one cannot be started, ERROR. They are released at the end.
 The whole transcript of every connection goes into the result either way.
 """
 
@@ -20,6 +23,7 @@ from ..wire import Address
 from .loader import Scenario
 from .outcome import HarnessError, StepFailure
 from .probe import Profile
+from .servers import CaseServers, ExtraServers, Unavailable, needs_of
 from .steps import CaseRuntime, run_steps
 from .timing import Timing
 from .values import ScenarioError, Variables
@@ -39,17 +43,45 @@ def missing_capabilities(scenario: Scenario, profile: Profile | None) -> dict[st
             if not profile.supports(cap)}
 
 
+def acquire_servers(scenario: Scenario, servers: ExtraServers | None,
+                    ) -> CaseServers | CaseResult | None:
+    """The case's extra servers, or its UNSUPPORTED/ERROR result, or None when it needs none."""
+    if not scenario.servers:
+        return None
+    needs = needs_of(scenario.servers, scenario.restarted)
+    wanted = {n.name: n.config.describe() for n in needs}
+    if servers is None:
+        return _result(scenario, Verdict.UNSUPPORTED,
+                       message="the case needs extra servers and this run has no way to "
+                               "provide them",
+                       evidence={"servers_needed": wanted})
+    try:
+        return servers.acquire(needs, scenario.id)
+    except Unavailable as exc:
+        return _result(scenario, Verdict.UNSUPPORTED, message=exc.message,
+                       evidence={"servers_needed": wanted, "unavailable": exc.evidence})
+    except Exception as exc:  # a server that does not start: the set-up failed
+        return _result(scenario, Verdict.ERROR,
+                       message=f"cannot start the case's extra servers: {exc}",
+                       evidence={"servers_needed": wanted})
+
+
 def run_case(scenario: Scenario, address: Address, *, run_id: str, timing: Timing,
-             profile: Profile | None = None) -> CaseResult:
+             profile: Profile | None = None, servers: ExtraServers | None = None,
+             ) -> CaseResult:
     missing = missing_capabilities(scenario, profile)
     if missing:
         names = ", ".join(missing)
         return _result(scenario, Verdict.UNSUPPORTED,
                        message=f"the server lacks {names} (capability probe)",
                        evidence={"missing_capabilities": missing})
+    extra = acquire_servers(scenario, servers)
+    if isinstance(extra, CaseResult):
+        return extra
     variables = Variables(run_id, scenario.id)
     rt = CaseRuntime(address=address, timing=timing, variables=variables,
-                     case_timeout=scenario.timeout, noise=scenario.noise)
+                     case_timeout=scenario.timeout, noise=scenario.noise,
+                     servers=extra, actor_servers=scenario.actor_servers)
     started = time.monotonic()
     verdict, fields = Verdict.PASS, {}
     try:
@@ -82,7 +114,11 @@ def run_case(scenario: Scenario, address: Address, *, run_id: str, timing: Timin
                   "evidence": {"traceback": traceback.format_exc()}}
     finally:
         rt.close_all()
+        if extra is not None:
+            extra.release()
     result = _result(scenario, verdict, duration_s=round(time.monotonic() - started, 4),
                      transcript=rt.transcript.entries, **fields)
     result.evidence.setdefault("timing", timing.describe())
+    if extra is not None:
+        result.evidence.setdefault("servers", {"main": str(address), **extra.describe()})
     return result

@@ -27,6 +27,33 @@ LEVELS = ["MUST", "SHOULD", "OBSERVED"]
 _actor = {"type": "string", "pattern": ACTOR_PATTERN,
           "description": "the name of a connection in this case (client, worker, admin, ...)"}
 _actors = {"oneOf": [_actor, {"type": "array", "items": _actor, "minItems": 1}]}
+MAIN_SERVER = "main"
+SERVER_SHORTHANDS = ["default", "exceptions_on", "persistent_queue", "fresh"]
+_server_name = {"type": "string", "pattern": ACTOR_PATTERN,
+                "description": "'main' (the server under test) or a name under 'servers'"}
+_bound_actor = {"type": "object", "additionalProperties": False, "required": ["name", "server"],
+                "description": "a connection to one of the case's servers",
+                "properties": {"name": _actor, "server": _server_name}}
+_actor_decl = {"oneOf": [_actor, _bound_actor]}
+_connect = {"oneOf": [_actor, _bound_actor,
+                      {"type": "array", "items": _actor_decl, "minItems": 1}]}
+_server_config = {
+    "description": "a configuration: default, exceptions_on, persistent_queue, fresh, or a "
+                   "mapping of exceptions/job_retries/persistent_queue/fresh",
+    "oneOf": [
+        {"enum": SERVER_SHORTHANDS},
+        {"type": "object", "additionalProperties": False, "minProperties": 1,
+         "properties": {"exceptions": {"type": "boolean"},
+                        "job_retries": {"type": "integer", "minimum": 1, "maximum": 1000},
+                        "persistent_queue": {"type": "boolean"},
+                        "fresh": {"type": "boolean"}}},
+    ],
+}
+_servers = {"type": "object", "minProperties": 1,
+            "propertyNames": {"pattern": ACTOR_PATTERN},
+            "additionalProperties": _server_config,
+            "description": "extra servers of the same implementation this case needs, by "
+                           "name; 'main' (the server under test) is implicit"}
 _seconds = {"type": "number", "exclusiveMinimum": 0, "maximum": 120}
 
 _value = {
@@ -177,7 +204,7 @@ def _step(kind: str, body: dict[str, Any]) -> dict[str, Any]:
 def step_kind_schemas(_steps_ref: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The body schema of each step kind; ``_steps_ref`` is what nested step lists use."""
     return {
-        "connect": _actors,
+        "connect": _connect,
         "close": _actors,
         "send": _send,
         "expect": _expect_item,
@@ -189,6 +216,11 @@ def step_kind_schemas(_steps_ref: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "admin": _admin,
         "wait_until": _wait_until,
         "sleep": _seconds,
+        "restart": {"type": "object", "additionalProperties": False, "required": ["server"],
+                    "properties": {"server": _server_name,
+                                   "how": {"enum": ["graceful", "kill"],
+                                           "description": "graceful: SIGTERM; kill: kill -9 "
+                                                          "(a crash)"}}},
         "repeat": {"type": "object", "additionalProperties": False, "required": ["times", "steps"],
                    "properties": {"times": {"type": "integer", "minimum": 1, "maximum": 100000},
                                   "as": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
@@ -223,8 +255,10 @@ def case_schema(steps: dict[str, Any]) -> dict[str, Any]:
                                                 "pattern": r"^[A-Za-z0-9_-]+$"}},
             "requires": {"type": "array", "items": {"type": "string",
                                                     "pattern": r"^[a-z]+:[A-Za-z0-9_ .-]+$"}},
-            "actors": {"type": "array", "items": _actor,
-                       "description": "connections opened before the first step"},
+            "servers": _servers,
+            "actors": {"type": "array", "items": _actor_decl,
+                       "description": "connections opened before the first step (a name, "
+                                      "or {name, server} for one of 'servers')"},
             "timeout": _seconds,
             "noise": _noise,
             "steps": steps,

@@ -15,7 +15,7 @@ import datetime as dt
 import json
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,8 @@ class RunSettings:
     probe_error: str | None = None
     baseline: str | None = None
     started_at: str = ""
+    managed_target: str | None = None  # registry name whose extra servers the harness starts
+    second_servers: list[str] = field(default_factory=list)  # user-given extra servers
 
     def to_json(self) -> str:
         return json.dumps({
@@ -64,7 +66,8 @@ class RunSettings:
                        "grace_factor": self.timing.grace_factor},
             "profile": self.profile.to_dict() if self.profile else None,
             "probe_error": self.probe_error, "baseline": self.baseline,
-            "started_at": self.started_at})
+            "started_at": self.started_at, "managed_target": self.managed_target,
+            "second_servers": self.second_servers})
 
     @classmethod
     def from_json(cls, text: str) -> RunSettings:
@@ -74,7 +77,8 @@ class RunSettings:
                    timing=Timing(**d["timing"]),
                    profile=Profile.from_dict(d["profile"]) if d["profile"] else None,
                    probe_error=d["probe_error"], baseline=d["baseline"],
-                   started_at=d["started_at"])
+                   started_at=d["started_at"], managed_target=d.get("managed_target"),
+                   second_servers=list(d.get("second_servers") or []))
 
 
 def tool_version() -> str:

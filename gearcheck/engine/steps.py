@@ -32,6 +32,7 @@ from .packets import (
     expected_types,
     packet_matches,
 )
+from .servers import CaseServers
 from .timing import Timing
 from .values import ScenarioError, Variables
 
@@ -40,8 +41,12 @@ RECEIVE_STEPS = ("expect", "expect_all", "expect_silence", "expect_close", "slee
 
 class CaseRuntime:
     def __init__(self, *, address: Address, timing: Timing, variables: Variables,
-                 case_timeout: float | None = None, noise: list[str] | None = None) -> None:
+                 case_timeout: float | None = None, noise: list[str] | None = None,
+                 servers: CaseServers | None = None,
+                 actor_servers: dict[str, str] | None = None) -> None:
         self.address = address
+        self.servers = servers
+        self.actor_servers = dict(actor_servers or {})
         self.timing = timing
         self.variables = variables
         self.case_timeout = case_timeout
@@ -52,12 +57,22 @@ class CaseRuntime:
         self.journals: list[list[tuple[Actor, Arrival]]] = []
 
     # -- actors ---------------------------------------------------------------
+    def address_of(self, name: str) -> Address:
+        """The address of the server the actor ``name`` is bound to (main by default)."""
+        server = self.actor_servers.get(name)
+        if server is None:
+            return self.address
+        if self.servers is None or server not in self.servers.addresses:
+            raise ScenarioError(f"actor {name!r} is bound to server {server!r}, which this "
+                                f"run did not provide")
+        return self.servers.addresses[server]
+
     def connect(self, name: str) -> Actor:
         old = self.actors.get(name)
         if old is not None and not old.conn.closed:
             raise ScenarioError(f"actor {name!r} is already connected")
         try:
-            actor = Actor.open(name, self.address, self.transcript,
+            actor = Actor.open(name, self.address_of(name), self.transcript,
                                connect_timeout=self.timing.deadline(self.case_timeout))
         except (OSError, WireError) as exc:
             raise HarnessError(f"cannot open connection {name!r}: {exc}") from None
@@ -117,8 +132,28 @@ def _ended(item: Closed | Garbage, actor: Actor, expected: Any) -> StepFailure:
 
 # -- executors -------------------------------------------------------------------
 def step_connect(rt: CaseRuntime, body: Any) -> None:
-    for name in [body] if isinstance(body, str) else body:
-        rt.connect(name)
+    for item in [body] if isinstance(body, (str, dict)) else body:
+        rt.connect(item["name"] if isinstance(item, dict) else item)
+
+
+def step_restart(rt: CaseRuntime, body: dict[str, Any]) -> None:
+    """Stop one of the case's own servers (SIGTERM or kill -9) and start it again.
+
+    Every connection to it is closed first (the case reconnects with ``connect``).
+    """
+    name = body["server"]
+    hard = body.get("how", "graceful") == "kill"
+    if rt.servers is None:
+        raise ScenarioError(f"server {name!r} is not available to this case")
+    for actor_name, server in rt.actor_servers.items():
+        actor = rt.actors.get(actor_name)
+        if server == name and actor is not None:
+            actor.close()
+    try:
+        info = rt.servers.restart(name, hard=hard)
+    except Exception as exc:  # the harness could not bring it back: never the server's fault
+        raise HarnessError(f"restarting server {name!r} failed: {exc}") from None
+    rt.transcript.note(name, "server restarted", **info)
 
 
 def step_close(rt: CaseRuntime, body: Any) -> None:
@@ -524,6 +559,7 @@ _SIMPLE: dict[str, Callable[[CaseRuntime, Any], None]] = {
     "expect_close": step_expect_close,
     "admin": step_admin,
     "wait_until": step_wait_until,
+    "restart": step_restart,
 }
 
 

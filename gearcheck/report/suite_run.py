@@ -32,6 +32,7 @@ def suite_command(address: Address, name: str, report_dir: Path, *,
                   extra_args: Sequence[str] = ()) -> list[str]:
     argv = [sys.executable, "-m", "pytest", *(str(p) for p in suite),
             "--server", str(address), "--target", name, "--report-dir", str(report_dir),
+            "--manage-extra-servers",
             "-q", "-p", "no:cacheprovider", "--rootdir", str(Path(__file__).resolve().parents[2]),
             "-o", "addopts=--import-mode=importlib"]
     if workers > 0:

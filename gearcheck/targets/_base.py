@@ -18,9 +18,13 @@ import tempfile
 import time
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..wire import Address, Connection, WireError
 from ._ports import free_port
+
+if TYPE_CHECKING:
+    from .configs import ServerConfig
 
 
 class TargetError(RuntimeError):
@@ -53,6 +57,19 @@ class Target(ABC):
 
     def describe(self) -> dict[str, object]:
         return {"name": self.name, "address": str(self.address), "managed": self.managed}
+
+    def apply_config(self, config: ServerConfig, state_dir: Path) -> None:
+        """Make this not-yet-started target run with ``config`` (gearcheck.targets.configs).
+
+        The base knows no flags, so it accepts only the defaults; targets that
+        can do more override it. ``state_dir`` is where files such as a
+        persistent queue go. Raises ``ConfigUnsupported`` with the reason.
+        """
+        from .configs import ConfigUnsupported
+
+        if not config.flags_default:
+            raise ConfigUnsupported(f"{self.name}: the harness knows no way to start this "
+                                    f"implementation with {config.describe()}")
 
 
 class ExternalTarget(Target):
@@ -185,6 +202,19 @@ class ProcessTarget(Target):
             except ProcessLookupError:
                 pass
             proc.wait(5)
+
+    def restart(self, *, hard: bool = False) -> None:
+        """Stop (SIGTERM, or kill -9 when ``hard``) and start again on the same port."""
+        port = self._address.port if self._address else self.requested_port
+        if hard:
+            self.kill()
+        else:
+            self.stop()
+        saved, self.requested_port = self.requested_port, port
+        try:
+            self.start()
+        finally:
+            self.requested_port = saved
 
     def kill(self) -> None:
         """kill -9, as a crash would: no clean shutdown."""

@@ -10,8 +10,12 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ._base import ProcessTarget, TargetError
+
+if TYPE_CHECKING:
+    from .configs import ServerConfig
 
 GEARMAND_PATH = "/usr/sbin/gearmand"
 
@@ -46,6 +50,17 @@ class GearmandTarget(ProcessTarget):
             f"--pid-file={self.log_dir / f'gearmand-{port}.pid'}",
             *self.extra_args,
         ]
+
+    def apply_config(self, config: ServerConfig, state_dir: Path) -> None:
+        """gearmand's flags: --exceptions, --job-retries=N, the libsqlite3 queue."""
+        if config.exceptions:
+            self.extra_args.append("--exceptions")
+        if config.job_retries is not None:
+            self.extra_args.append(f"--job-retries={config.job_retries}")
+        if config.persistent_queue:
+            state_dir.mkdir(parents=True, exist_ok=True)
+            self.extra_args += ["--queue-type=libsqlite3",
+                                f"--libsqlite3-db={state_dir / 'gearmand-queue.sqlite'}"]
 
     @staticmethod
     def version() -> str:

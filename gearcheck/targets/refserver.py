@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ._base import ProcessTarget
+
+if TYPE_CHECKING:
+    from .configs import ServerConfig
 
 
 class RefServerTarget(ProcessTarget):
@@ -31,3 +35,13 @@ class RefServerTarget(ProcessTarget):
         if self.queue_path is not None:
             argv += ["--queue", f"sqlite:{self.queue_path}"]
         return argv + self.extra_args
+
+    def apply_config(self, config: ServerConfig, state_dir: Path) -> None:
+        """The reference server's flags: --exceptions, --job-retries N, --queue sqlite:PATH."""
+        if config.exceptions:
+            self.extra_args.append("--exceptions")
+        if config.job_retries is not None:
+            self.extra_args += ["--job-retries", str(config.job_retries)]
+        if config.persistent_queue:
+            state_dir.mkdir(parents=True, exist_ok=True)
+            self.queue_path = state_dir / "refserver-queue.sqlite"
