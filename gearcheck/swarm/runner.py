@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..targets import ExternalTarget, Target, TargetError, free_port
@@ -193,5 +194,5 @@ def _print_summary(summary: dict[str, Any], console: Console, run_dir: Path) -> 
     for row in summary["thresholds"]:
         mark = "[green]PASS[/green]" if row["passed"] else "[red]FAIL[/red]"
         actual = row.get("actual_us", row.get("actual"))
-        console.print(f"  {mark} {row['threshold']} (actual {actual})")
+        console.print(f"  {mark} {escape(row['threshold'])} (actual {actual})")
     console.print(f"reports: {run_dir}")
