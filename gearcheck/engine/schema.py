@@ -37,23 +37,22 @@ _bound_actor = {"type": "object", "additionalProperties": False, "required": ["n
 _actor_decl = {"oneOf": [_actor, _bound_actor]}
 _connect = {"oneOf": [_actor, _bound_actor,
                       {"type": "array", "items": _actor_decl, "minItems": 1}]}
-_server_config = {
-    "description": "a configuration: default, exceptions_on, persistent_queue, fresh, or a "
-                   "mapping of exceptions/job_retries/persistent_queue/fresh",
-    "oneOf": [
-        {"enum": SERVER_SHORTHANDS},
-        {"type": "object", "additionalProperties": False, "minProperties": 1,
-         "properties": {"exceptions": {"type": "boolean"},
-                        "job_retries": {"type": "integer", "minimum": 1, "maximum": 1000},
-                        "persistent_queue": {"type": "boolean"},
-                        "fresh": {"type": "boolean"}}},
-    ],
+_server_config = {  # if/then/else, so an error names the exact key and problem
+    "if": {"type": "string"},
+    "then": {"enum": SERVER_SHORTHANDS},
+    "else": {"type": "object", "additionalProperties": False, "minProperties": 1,
+             "properties": {"exceptions": {"type": "boolean"},
+                            "job_retries": {"type": "integer", "minimum": 1, "maximum": 1000},
+                            "persistent_queue": {"type": "boolean"},
+                            "fresh": {"type": "boolean"}}},
 }
 _servers = {"type": "object", "minProperties": 1,
             "propertyNames": {"pattern": ACTOR_PATTERN},
             "additionalProperties": _server_config,
             "description": "extra servers of the same implementation this case needs, by "
-                           "name; 'main' (the server under test) is implicit"}
+                           "name -> configuration (default, exceptions_on, persistent_queue, "
+                           "fresh, or a mapping of exceptions/job_retries/persistent_queue/"
+                           "fresh); 'main' (the server under test) is implicit"}
 _seconds = {"type": "number", "exclusiveMinimum": 0, "maximum": 120}
 
 _value = {

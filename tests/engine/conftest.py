@@ -10,6 +10,7 @@ import pytest
 from gearcheck.engine.loader import load_file
 from gearcheck.engine.probe import KNOWN_CAPABILITIES, Profile
 from gearcheck.engine.runner import run_case
+from gearcheck.engine.servers import ExtraServers
 from gearcheck.engine.timing import Timing
 from gearcheck.report.model import CaseResult
 from gearcheck.wire import Address
@@ -26,14 +27,15 @@ def run_yaml(tmp_path: Path):  # type: ignore[no-untyped-def]
     counter = iter(range(1, 1000))
 
     def run(body: str, address: Address | str, *, timing: Timing | None = None,
-            profile: Profile | None = None) -> CaseResult:
+            profile: Profile | None = None, servers: ExtraServers | None = None) -> CaseResult:
         path = tmp_path / f"case{next(counter)}.yaml"
         path.write_text(HEADER.format(n=int(path.stem[4:])) + body)
         scenarios, errors = load_file(path, set(KNOWN_CAPABILITIES))
         assert not errors, "\n".join(map(str, errors))
         addr = Address.parse(address) if isinstance(address, str) else address
         return run_case(scenarios[0], addr, run_id="t" + path.stem,
-                        timing=timing or Timing(rtt_s=0.0005), profile=profile)
+                        timing=timing or Timing(rtt_s=0.0005), profile=profile,
+                        servers=servers)
 
     return run
 
