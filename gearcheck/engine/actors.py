@@ -11,19 +11,22 @@ End of stream and framing errors become sticky markers (``Closed``,
 Every byte sent and every event received is appended to the case's
 ``Transcript`` through the connection's observer, with the time since the
 case started, the actor's name, a decoded summary and the raw hex; opening,
-closing, EOF and garbage are recorded as "note" entries.
+closing, EOF and garbage are recorded as "note" entries. An actor can also
+wrap a connection the harness accepted (a mirrored case, where the harness is
+the server and ``peer`` is the library).
 """
 
 from __future__ import annotations
 
 import select
+import socket
 import time
 from collections import deque
 from dataclasses import dataclass
 
 from ..protocol import AdminLine, Decoder, Event, Packet, ProtocolError, encode
 from ..report.model import TranscriptEntry
-from ..wire import Address, Connection, ConnectionClosed, ReceiveTimeout
+from ..wire import Address, Connection, ConnectionClosed, Observer, ReceiveTimeout
 
 MAX_HEX_IN_TRANSCRIPT = 4096  # bytes of raw hex kept per entry (larger payloads are cut)
 
@@ -102,7 +105,15 @@ class Transcript:
         self.add(actor, "note", {"note": text, **extra})
 
 
+def _observer(name: str, transcript: Transcript) -> Observer:
+    def observer(direction: str, ts: float, event: Event | None, raw: bytes) -> None:
+        transcript.add(name, direction, summarize(event, raw), raw, at=ts)
+    return observer
+
+
 class Actor:
+    peer = "the server"  # who is at the other end, for messages
+
     def __init__(self, name: str, conn: Connection, transcript: Transcript) -> None:
         self.name = name
         self.conn = conn
@@ -113,13 +124,22 @@ class Actor:
     @classmethod
     def open(cls, name: str, address: Address, transcript: Transcript,
              connect_timeout: float) -> Actor:
-        def observer(direction: str, ts: float, event: Event | None, raw: bytes) -> None:
-            transcript.add(name, direction, summarize(event, raw), raw, at=ts)
-
-        conn = Connection.open(address, timeout=connect_timeout, observer=observer)
+        conn = Connection.open(address, timeout=connect_timeout,
+                               observer=_observer(name, transcript))
         actor = cls(name, conn, transcript)
         local = conn.sock.getsockname()
         transcript.note(name, "connected", local=f"{local[0]}:{local[1]}", server=str(address))
+        return actor
+
+    @classmethod
+    def accepted(cls, name: str, sock: socket.socket, transcript: Transcript,
+                 peer: str) -> Actor:
+        """An actor over a connection the harness accepted from ``peer``."""
+        host, port = sock.getpeername()[:2]
+        conn = Connection(sock, address=Address(host, port), observer=_observer(name, transcript))
+        actor = cls(name, conn, transcript)
+        actor.peer = peer
+        transcript.note(name, "accepted", remote=f"{host}:{port}")
         return actor
 
     @property
@@ -160,7 +180,7 @@ class Actor:
             return None
         except ConnectionClosed:
             self.ended = Arrival(Closed(), time.monotonic())
-            self.transcript.note(self.name, "closed by the server")
+            self.transcript.note(self.name, f"closed by {self.peer}")
             return self.ended
         except ProtocolError as exc:
             self.ended = Arrival(Garbage(exc), time.monotonic())

@@ -13,6 +13,11 @@ capabilities the probe does not know, and the extra servers of a case
 (``servers:``): every server an actor is bound to or a ``restart`` names is
 declared, an actor is bound to one server only, and ``main`` is not redeclared.
 
+Mirrored cases (``load_mirrored_file``) go through the same checker with the
+mirrored schema: actors are accepted (``accept``) rather than connected,
+``requires`` names the library's features for its ``role``, and the keys its
+driver reads are validated with the schemas the caller supplies.
+
 A file with errors yields no scenarios and a list of ``LoadError``; the
 caller reports them and goes on with the other files.
 """
@@ -61,6 +66,8 @@ class Scenario:
     servers: dict[str, ServerConfig] = field(default_factory=dict)  # extra servers by name
     actor_servers: dict[str, str] = field(default_factory=dict)     # actor -> server name
     restarted: list[str] = field(default_factory=list)              # servers a step restarts
+    role: str = ""                                       # mirrored: what the library plays
+    driver: dict[str, Any] = field(default_factory=dict)  # mirrored: the driver's keys
 
     @property
     def area(self) -> str:
@@ -91,8 +98,38 @@ def _validator(schema: dict[str, Any]) -> jsonschema.Draft202012Validator:
     return _VALIDATOR({**schema, "$defs": S.DEFS})
 
 
-_CASE_VALIDATOR = _validator(S.case_schema(_SHALLOW_STEPS))
-_KIND_VALIDATORS = {kind: _validator(body) for kind, body in _KIND_SCHEMAS.items()}
+@dataclass(frozen=True)
+class MirroredFormat:
+    """What the code that runs a library adds to the mirrored format."""
+
+    driver: dict[str, Any]                   # top-level key -> JSON Schema (order, outcome)
+    driver_required: tuple[str, ...] = ()
+    features: dict[str, frozenset[str]] = field(default_factory=dict)  # role -> names
+
+    def schema(self) -> dict[str, Any]:
+        return S.mirrored_schema(self.driver, self.driver_required)
+
+
+@dataclass
+class _Format:
+    case: jsonschema.Draft202012Validator
+    kinds: dict[str, jsonschema.Draft202012Validator]
+    mirrored: MirroredFormat | None = None
+
+    @property
+    def kind_names(self) -> str:
+        return ", ".join(self.kinds)
+
+
+_CONFORMANCE = _Format(_validator(S.case_schema(_SHALLOW_STEPS)),
+                       {kind: _validator(body) for kind, body in _KIND_SCHEMAS.items()})
+
+
+def _mirrored_format(fmt: MirroredFormat) -> _Format:
+    return _Format(
+        _validator(S.mirrored_case_schema(_SHALLOW_STEPS, fmt.driver, fmt.driver_required)),
+        {kind: _validator(body)
+         for kind, body in S.mirrored_step_kind_schemas(_SHALLOW_STEPS).items()}, fmt)
 
 
 def _message(error: jsonschema.ValidationError) -> str:
@@ -123,9 +160,12 @@ def _message(error: jsonschema.ValidationError) -> str:
 
 
 class _FileChecker:
-    def __init__(self, file: str, known_capabilities: set[str] | None) -> None:
+    def __init__(self, file: str, known_capabilities: set[str] | None,
+                 fmt: _Format = _CONFORMANCE) -> None:
         self.file = file
         self.known = known_capabilities
+        self.fmt = fmt
+        self.opens = "accept" if fmt.mirrored else "connect"
         self.errors: list[LoadError] = []
 
     def error(self, doc: Any, path: list[Any], message: str) -> None:
@@ -144,8 +184,10 @@ class _FileChecker:
             self.error(doc, [], "a scenario is a mapping with id, title, level, source, steps")
             return None
         before = len(self.errors)
-        if self.schema_errors(_CASE_VALIDATOR, doc, doc, []):
+        if self.schema_errors(self.fmt.case, doc, doc, []):
             return None
+        if self.fmt.mirrored is not None:
+            self.known = set(self.fmt.mirrored.features.get(doc["role"], ())) or None
         self.bindings: dict[str, tuple[str, list[Any]]] = {}
         self.restarts: list[tuple[list[Any], str]] = []
         servers = self.check_servers(doc)
@@ -155,7 +197,7 @@ class _FileChecker:
         for path, name in used:
             if name not in connected:
                 self.error(doc, path, f"actor {name!r} is never connected: list it under "
-                                      f"'actors' or add a 'connect: {name}' step")
+                                      f"'actors' or add a '{self.opens}: {name}' step")
         known_servers = {S.MAIN_SERVER, *servers}
         for actor, (server, path) in self.bindings.items():
             if server not in known_servers:
@@ -170,8 +212,7 @@ class _FileChecker:
                 self.error(doc, path, f"server {server!r} is not declared under 'servers'")
         for i, cap in enumerate(doc.get("requires", [])):
             if self.known is not None and cap not in self.known:
-                self.error(doc, ["requires", i], f"unknown capability {cap!r}; the probe "
-                           f"knows e.g. {', '.join(sorted(self.known)[:6])} ...")
+                self.error(doc, ["requires", i], self.unknown_requirement(doc, cap))
         if len(self.errors) > before:
             return None
         return Scenario(
@@ -183,7 +224,16 @@ class _FileChecker:
             timeout=doc.get("timeout"), noise=list(doc.get("noise", [])),
             servers=servers,
             actor_servers={a: s for a, (s, _) in self.bindings.items() if s != S.MAIN_SERVER},
-            restarted=sorted({s for _, s in self.restarts}))
+            restarted=sorted({s for _, s in self.restarts}),
+            role=doc.get("role", ""),
+            driver={k: doc[k] for k in (self.fmt.mirrored.driver if self.fmt.mirrored else ())
+                    if k in doc})
+
+    def unknown_requirement(self, doc: Any, name: str) -> str:
+        known = sorted(self.known or ())
+        if self.fmt.mirrored is not None:
+            return f"unknown {doc['role']} feature {name!r}; known: {', '.join(known)}"
+        return f"unknown capability {name!r}; the probe knows e.g. {', '.join(known[:6])} ..."
 
     def check_servers(self, doc: Any) -> dict[str, ServerConfig]:
         servers: dict[str, ServerConfig] = {}
@@ -225,18 +275,19 @@ class _FileChecker:
         for i, step in enumerate(steps):
             here = [*path, i]
             if not isinstance(step, PosDict):
-                self.error(doc, here, f"a step is a mapping with one of: {', '.join(S.STEP_KINDS)}")
+                self.error(doc, here, f"a step is a mapping with one of: "
+                                      f"{self.fmt.kind_names}")
                 continue
             kinds = [k for k in step if k != "note"]
-            if len(kinds) != 1 or kinds[0] not in _KIND_VALIDATORS:
-                unknown = [k for k in kinds if k not in _KIND_VALIDATORS]
+            if len(kinds) != 1 or kinds[0] not in self.fmt.kinds:
+                unknown = [k for k in kinds if k not in self.fmt.kinds]
                 what = (f"unknown step kind {unknown[0]!r}" if unknown
                         else "a step has exactly one kind" if kinds else "empty step")
-                self.error(doc, here, f"{what}; step kinds are {', '.join(S.STEP_KINDS)}")
+                self.error(doc, here, f"{what}; step kinds are {self.fmt.kind_names}")
                 continue
             kind = kinds[0]
             body = step[kind]
-            if self.schema_errors(_KIND_VALIDATORS[kind], body, doc, [*here, kind]):
+            if self.schema_errors(self.fmt.kinds[kind], body, doc, [*here, kind]):
                 continue
             if in_alternative and kind not in ("expect", "expect_all", "expect_silence",
                                                "expect_close", "sleep"):
@@ -249,6 +300,8 @@ class _FileChecker:
                    used: list[tuple[list[Any], str]], in_alternative: bool) -> None:
         if kind == "connect":
             connected.update(self.declare(doc, body, path))
+        elif kind == "accept":
+            connected.add(body["name"] if isinstance(body, dict) else body)
         elif kind == "restart":
             self.restarts.append(([*path, "server"], body["server"]))
         elif kind == "repeat":
@@ -263,7 +316,7 @@ class _FileChecker:
                 used.append(([*path, n, "on"], item["on"]))
                 self.check_packet_args(doc, item, [*path, n], sending=False)
         elif kind in ("send", "expect", "expect_close", "expect_silence", "admin",
-                      "wait_until", "close"):
+                      "wait_until", "close", "assign"):
             names = body if kind == "close" else body["on"]
             for name in [names] if isinstance(names, str) else names:
                 used.append(([*path] if kind == "close" else [*path, "on"], name))
@@ -304,8 +357,15 @@ class _FileChecker:
                                f"{', '.join(missing)} (write \"\" for an empty one)")
 
 
+def load_mirrored_file(path: Path | str, fmt: MirroredFormat, display: str | None = None,
+                       ) -> tuple[list[Scenario], list[LoadError]]:
+    """The mirrored scenarios in one file, or the errors that stop it from loading."""
+    return load_file(path, display=display, _fmt=_mirrored_format(fmt))
+
+
 def load_file(path: Path | str, known_capabilities: set[str] | None = None,
-              display: str | None = None) -> tuple[list[Scenario], list[LoadError]]:
+              display: str | None = None, _fmt: _Format = _CONFORMANCE,
+              ) -> tuple[list[Scenario], list[LoadError]]:
     """The scenarios in one file, or the errors that stop it from loading."""
     path = Path(path)
     name = display or str(path)
@@ -322,7 +382,7 @@ def load_file(path: Path | str, known_capabilities: set[str] | None = None,
         return [], [LoadError(name, line, "(yaml)", f"not valid YAML: {problem}")]
     if not docs:
         return [], [LoadError(name, 1, "(file)", "no scenario in this file")]
-    checker = _FileChecker(name, known_capabilities)
+    checker = _FileChecker(name, known_capabilities, _fmt)
     scenarios = []
     for doc in docs:
         scenario = checker.check_case(doc)

@@ -8,6 +8,10 @@ joined with NUL or a raw payload, any declared size), raw hex as is.
 packet type, magic (``\\0RES`` unless the spec says otherwise) and each named
 or positional argument through the matchers; captures are returned, not
 stored, so the caller commits them only on a match.
+
+The magic of both directions is a parameter: a conformance case sends
+``\\0REQ`` and expects ``\\0RES``; a mirrored case (the harness as the server)
+the other way round.
 """
 
 from __future__ import annotations
@@ -37,7 +41,8 @@ def _magic(spec: Any, variables: Variables, default: Magic) -> bytes:
     return variables.value(spec)
 
 
-def build_packet(spec: dict[str, Any], variables: Variables) -> bytes:
+def build_packet(spec: dict[str, Any], variables: Variables,
+                 default: Magic = Magic.REQ) -> bytes:
     ptype = PacketType[spec["packet"]]
     pspec = SPECS[ptype]
     args = spec.get("args", {} if not pspec.args else None)
@@ -49,9 +54,9 @@ def build_packet(spec: dict[str, Any], variables: Variables) -> bytes:
         values = [variables.value(v) for v in args]
     magic = spec.get("magic")
     if magic is None or magic in ("REQ", "RES"):
-        packet = Packet.build(ptype, *values, magic=Magic[magic] if magic else Magic.REQ)
+        packet = Packet.build(ptype, *values, magic=Magic[magic] if magic else default)
         return encode(packet)
-    return encode_raw(_magic(magic, variables, Magic.REQ), int(ptype), b"\0".join(values))
+    return encode_raw(_magic(magic, variables, default), int(ptype), b"\0".join(values))
 
 
 def build_malformed(spec: dict[str, Any], variables: Variables) -> bytes:
@@ -65,11 +70,12 @@ def build_malformed(spec: dict[str, Any], variables: Variables) -> bytes:
     return encode_raw(magic, number, payload, size=spec.get("size"))
 
 
-def build_send(spec: dict[str, Any], variables: Variables) -> bytes:
+def build_send(spec: dict[str, Any], variables: Variables,
+               default: Magic = Magic.REQ) -> bytes:
     if "packet" in spec:
-        return build_packet(spec, variables)
+        return build_packet(spec, variables, default)
     if "packets" in spec:
-        return b"".join(build_packet(p, variables) * int(p.get("times", 1))
+        return b"".join(build_packet(p, variables, default) * int(p.get("times", 1))
                         for p in spec["packets"])
     if "raw" in spec:
         return hex_bytes(variables.expand_text(spec["raw"]))
@@ -88,7 +94,8 @@ def expected_types(spec: dict[str, Any]) -> list[str]:
     return [p] if isinstance(p, str) else list(p)
 
 
-def packet_matches(spec: dict[str, Any], item: Item, variables: Variables) -> Captures | None:
+def packet_matches(spec: dict[str, Any], item: Item, variables: Variables,
+                   default_magic: str = "RES") -> Captures | None:
     """The captures if ``item`` satisfies ``spec``, else None."""
     captures: Captures = {}
     if "line" in spec:
@@ -97,7 +104,7 @@ def packet_matches(spec: dict[str, Any], item: Item, variables: Variables) -> Ca
         return None
     if not isinstance(item, Packet) or item.name not in expected_types(spec):
         return None
-    magic = spec.get("magic", "RES")
+    magic = spec.get("magic", default_magic)
     if magic != "any" and item.magic is not Magic[magic]:
         return None
     args = spec.get("args")
@@ -120,13 +127,14 @@ def packet_matches(spec: dict[str, Any], item: Item, variables: Variables) -> Ca
     return captures
 
 
-def describe_expect(spec: dict[str, Any], variables: Variables) -> dict[str, Any]:
+def describe_expect(spec: dict[str, Any], variables: Variables,
+                    default_magic: str = "RES") -> dict[str, Any]:
     out: dict[str, Any] = {"on": spec["on"]}
     if "line" in spec:
         out["line"] = describe(spec["line"], variables)
         return out
     out["packet"] = spec["packet"]
-    if spec.get("magic", "RES") != "RES":
+    if spec.get("magic", default_magic) != default_magic:
         out["magic"] = spec["magic"]
     if "args" in spec:
         out["args"] = describe(spec["args"], variables)
@@ -140,6 +148,19 @@ def describe_item(item: Item) -> Any:
         from ..protocol import printable
 
         return {"line": printable(item.text)}
+    return repr(item)
+
+
+def describe_briefly(item: Item) -> str:
+    """One line for a failure message: ``SUBMIT_JOB_BG (REQ) function='fn' data='x\\x00'``."""
+    if isinstance(item, Packet):
+        d = item.describe()
+        args = " ".join(f"{k}={str(v)[:60]!r}" for k, v in dict(d["args"]).items())
+        return f"{item.name} ({d['magic']})" + (f" {args}" if args else "")
+    if isinstance(item, AdminLine):
+        from ..protocol import printable
+
+        return f"the line {printable(item.text)[:80]!r}"
     return repr(item)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 import traceback
+from typing import Any
 
 from ..report.model import CaseResult, Verdict
 from ..wire import Address
@@ -83,6 +84,31 @@ def run_case(scenario: Scenario, address: Address, *, run_id: str, timing: Timin
                      case_timeout=scenario.timeout, noise=scenario.noise,
                      servers=extra, actor_servers=scenario.actor_servers)
     started = time.monotonic()
+    try:
+        verdict, fields = execute(scenario, rt)
+    finally:
+        rt.close_all()
+        if extra is not None:
+            extra.release()
+    result = case_result(scenario, rt, verdict, fields, started)
+    if extra is not None:
+        result.evidence.setdefault("servers", {"main": str(address), **extra.describe()})
+    return result
+
+
+def case_result(scenario: Scenario, rt: CaseRuntime, verdict: Verdict,
+                fields: dict[str, Any], started: float) -> CaseResult:
+    result = _result(scenario, verdict, duration_s=round(time.monotonic() - started, 4),
+                     transcript=rt.transcript.entries, **fields)
+    result.evidence.setdefault("timing", rt.timing.describe())
+    return result
+
+
+def execute(scenario: Scenario, rt: CaseRuntime) -> tuple[Verdict, dict[str, Any]]:
+    """Open the case's actors and run its steps: the verdict and the result's fields.
+
+    The actors stay open; the caller closes them (``rt.close_all()``).
+    """
     verdict, fields = Verdict.PASS, {}
     try:
         for name in scenario.actors:
@@ -112,13 +138,4 @@ def run_case(scenario: Scenario, address: Address, *, run_id: str, timing: Timin
         verdict = Verdict.ERROR
         fields = {"message": f"harness error: {type(exc).__name__}: {exc}",
                   "evidence": {"traceback": traceback.format_exc()}}
-    finally:
-        rt.close_all()
-        if extra is not None:
-            extra.release()
-    result = _result(scenario, verdict, duration_s=round(time.monotonic() - started, 4),
-                     transcript=rt.transcript.entries, **fields)
-    result.evidence.setdefault("timing", timing.describe())
-    if extra is not None:
-        result.evidence.setdefault("servers", {"main": str(address), **extra.describe()})
-    return result
+    return verdict, fields

@@ -8,6 +8,12 @@ server's ``# yaml-language-server: $schema=...``) pick it up; the loader
 validates every document against the same object. Anything the schema
 cannot say (argument names per packet type, known step references) is
 checked by the loader afterwards with the same file:line:field reporting.
+
+Mirrored scenarios (the harness in the server's place, a library connecting
+to it) are built from the same pieces: the same values, matchers and step
+bodies, minus the steps that open connections or talk to a server's admin
+port, plus ``accept`` and ``assign``; the keys the library's driver reads
+(``order``, ``outcome``) are supplied by the code that runs the library.
 """
 
 from __future__ import annotations
@@ -235,6 +241,39 @@ def step_kind_schemas(_steps_ref: dict[str, Any]) -> dict[str, dict[str, Any]]:
 STEP_KINDS = tuple(step_kind_schemas(_steps_ref))
 DEFS = {"matcher": _matcher}
 
+# -- mirrored scenarios: the harness is the server, a library under test connects to it ------
+MIRRORED_SCHEMA_ID = "https://gearcheck.invalid/conformance/mirrored.schema.json"
+MIRRORED_ID_PATTERN = r"^LIB-(CLIENT|WORKER)-[0-9]{3}$"
+ROLES = ["client", "worker"]
+OPENING_ONLY_KINDS = ("connect", "admin", "wait_until", "restart")  # not in a mirrored case
+_accept = {
+    "description": "wait for the library's next connection and name it (an actor), or "
+                   "{name, within, or_gives_up}",
+    "oneOf": [_actor, {
+        "type": "object", "additionalProperties": False, "required": ["name"],
+        "properties": {"name": _actor, "within": _seconds,
+                       "or_gives_up": {"type": "boolean",
+                                       "description": "instead of connecting, the library "
+                                                      "may report that it gave up (NON-STRICT)"}}}],
+}
+_assign = {
+    "type": "object", "additionalProperties": False, "required": ["on", "handle", "function"],
+    "description": "a job, as JOB_ASSIGN after GRAB_JOB and as JOB_ASSIGN_UNIQ otherwise",
+    "properties": {"on": _actor, "handle": _value, "function": _value, "unique": _value,
+                   "data": _value},
+}
+
+
+def mirrored_step_kind_schemas(steps_ref: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The step kinds of a mirrored case: the conformance ones that do not open anything,
+    plus ``accept`` and ``assign``."""
+    kinds = {k: v for k, v in step_kind_schemas(steps_ref).items()
+             if k not in OPENING_ONLY_KINDS}
+    return {"accept": _accept, **kinds, "assign": _assign}
+
+
+MIRRORED_STEP_KINDS = tuple(mirrored_step_kind_schemas(_steps_ref))
+
 
 def case_schema(steps: dict[str, Any]) -> dict[str, Any]:
     """The top-level case schema with ``steps`` as given (full, or a shallow array)."""
@@ -265,25 +304,63 @@ def case_schema(steps: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def scenario_schema() -> dict[str, Any]:
-    """The full schema, as exported for editors."""
+def mirrored_case_schema(steps: dict[str, Any], driver: dict[str, Any],
+                         driver_required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A mirrored case: the conformance top level without ``servers``, with ``role``, the
+    library's features as ``requires``, accepted ``actors``, and the keys its driver reads
+    (``driver``: key -> schema, given by the code that runs the library)."""
+    schema = case_schema(steps)
+    props = {k: v for k, v in schema["properties"].items() if k != "servers"}
+    props.update({
+        "id": {"type": "string", "pattern": MIRRORED_ID_PATTERN,
+               "description": "stable ID, LIB-CLIENT-NNN or LIB-WORKER-NNN"},
+        "role": {"enum": ROLES, "description": "what the library under test plays; the "
+                                               "harness plays the server"},
+        "requires": {"type": "array", "items": {"type": "string", "pattern": r"^[a-z_]+$"},
+                     "description": "library features (a library without one: UNSUPPORTED)"},
+        "actors": {"type": "array", "items": _actor, "minItems": 1,
+                   "description": "the library's connections, accepted before the first "
+                                  "step in the order it opens them"},
+        **driver,
+    })
+    return {**schema, "properties": props,
+            "required": [*schema["required"], "role", "actors", *driver_required]}
+
+
+def _document(schema_id: str, title: str, description: str, case: dict[str, Any],
+              kinds: dict[str, dict[str, Any]]) -> dict[str, Any]:
     schema: dict[str, Any] = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": SCHEMA_ID,
-        "title": "gearcheck conformance scenario",
-        "description": "One Gearman conformance case: identity, connections (actors) and "
-                       "steps. See docs/scenario-format.md.",
+        "$id": schema_id, "title": title, "description": description,
     }
-    schema.update(case_schema(_steps_ref))
+    schema.update(case)
     schema["$defs"] = {
         "matcher": _matcher,
         "steps": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/step"}},
-        "step": {"oneOf": [_step(kind, body)
-                           for kind, body in step_kind_schemas(_steps_ref).items()]},
+        "step": {"oneOf": [_step(kind, body) for kind, body in kinds.items()]},
     }
     return schema
 
 
-def write_schema(path: Path) -> None:
+def scenario_schema() -> dict[str, Any]:
+    """The full schema, as exported for editors."""
+    return _document(SCHEMA_ID, "gearcheck conformance scenario",
+                     "One Gearman conformance case: identity, connections (actors) and "
+                     "steps. See docs/scenario-format.md.",
+                     case_schema(_steps_ref), step_kind_schemas(_steps_ref))
+
+
+def mirrored_schema(driver: dict[str, Any], driver_required: tuple[str, ...] = ()
+                    ) -> dict[str, Any]:
+    """The full mirrored schema, as exported for editors."""
+    return _document(MIRRORED_SCHEMA_ID, "gearcheck mirrored scenario",
+                     "The harness as the server: what a client or worker library must send "
+                     "and what the harness answers. See docs/scenario-format.md, "
+                     "'Mirrored scenarios'.",
+                     mirrored_case_schema(_steps_ref, driver, driver_required),
+                     mirrored_step_kind_schemas(_steps_ref))
+
+
+def write_schema(path: Path, schema: dict[str, Any] | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(scenario_schema(), indent=2) + "\n")
+    path.write_text(json.dumps(schema or scenario_schema(), indent=2) + "\n")

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..protocol import AdminLine, AdminReplyCollector, Packet, reply_is_list
+from ..protocol import AdminLine, AdminReplyCollector, Magic, Packet, reply_is_list
 from ..report.model import FailureKind
 from ..wire import Address, WireError
 from .actors import Actor, Arrival, Closed, Garbage, Transcript, wait_readable
@@ -27,6 +27,7 @@ from .matchers import Captures, count_ok, describe, match, undefined_references
 from .outcome import HarnessError, StepFailure
 from .packets import (
     build_send,
+    describe_briefly,
     describe_expect,
     describe_item,
     expected_types,
@@ -40,6 +41,12 @@ RECEIVE_STEPS = ("expect", "expect_all", "expect_silence", "expect_close", "slee
 
 
 class CaseRuntime:
+    """What one running case owns. ``sent_magic``/``expected_magic`` and ``unsolicited`` are
+    what a mirrored runtime (engine.mirrored) changes."""
+
+    sent_magic = Magic.REQ
+    expected_magic = "RES"
+
     def __init__(self, *, address: Address, timing: Timing, variables: Variables,
                  case_timeout: float | None = None, noise: list[str] | None = None,
                  servers: CaseServers | None = None,
@@ -55,6 +62,11 @@ class CaseRuntime:
         self.actors: dict[str, Actor] = {}
         self.non_strict: list[str] = []
         self.journals: list[list[tuple[Actor, Arrival]]] = []
+        self.executors: dict[str, Callable[[CaseRuntime, Any], None]] = dict(_SIMPLE)
+
+    def unsolicited(self, actor: Actor, item: Any) -> bool:
+        """True when ``item``, which no step expected, was handled and is to be skipped."""
+        return False
 
     # -- actors ---------------------------------------------------------------
     def address_of(self, name: str) -> Address:
@@ -123,9 +135,9 @@ def _late(what: str, arrival_at: float, deadline: float, seconds: float,
 
 def _ended(item: Closed | Garbage, actor: Actor, expected: Any) -> StepFailure:
     if isinstance(item, Closed):
-        return StepFailure(FailureKind.CLOSED, f"{actor.name}: the server closed the connection",
-                           expected=expected, actual="connection closed")
-    return StepFailure(FailureKind.PROTOCOL, f"{actor.name}: the server sent bytes that are "
+        return StepFailure(FailureKind.CLOSED, f"{actor.name}: {actor.peer} closed the "
+                           "connection", expected=expected, actual="connection closed")
+    return StepFailure(FailureKind.PROTOCOL, f"{actor.name}: {actor.peer} sent bytes that are "
                        f"not Gearman framing: {item.error}", expected=expected,
                        actual={"garbage_hex": item.error.raw.hex(), "error": str(item.error)})
 
@@ -167,7 +179,7 @@ def step_sleep(rt: CaseRuntime, body: Any) -> None:
 
 def step_send(rt: CaseRuntime, body: dict[str, Any]) -> None:
     actor = rt.actor(body["on"])
-    data = build_send(body, rt.variables)
+    data = build_send(body, rt.variables, rt.sent_magic)
     try:
         actor.send_bytes(data, body.get("chunk"))
     except WireError as exc:
@@ -179,7 +191,7 @@ def step_send(rt: CaseRuntime, body: dict[str, Any]) -> None:
 def step_expect(rt: CaseRuntime, body: dict[str, Any]) -> None:
     actor = rt.actor(body["on"])
     noise = set(body.get("noise", [])) | rt.noise
-    expected = describe_expect(body, rt.variables)
+    expected = describe_expect(body, rt.variables, rt.expected_magic)
     deadline, hard, seconds = rt.window(body.get("timeout"))
     while True:
         arrival = rt.read(actor, hard)
@@ -191,18 +203,20 @@ def step_expect(rt: CaseRuntime, body: dict[str, Any]) -> None:
         item = arrival.item
         if isinstance(item, (Closed, Garbage)):
             raise _ended(item, actor, expected)
-        captures = packet_matches(body, item, rt.variables)
+        captures = packet_matches(body, item, rt.variables, rt.expected_magic)
         if captures is not None:
             rt.commit(captures)
             if arrival.at > deadline:
                 raise _late(f"{actor.name}: the expected packet", arrival.at, deadline,
                             seconds, expected, describe_item(item))
             return
-        if isinstance(item, Packet) and item.name in noise \
-                and item.name not in expected_types(body):
+        if isinstance(item, Packet) and item.name not in expected_types(body) \
+                and (item.name in noise or rt.unsolicited(actor, item)):
             continue
+        wanted = expected.get("packet", "a line")
         raise StepFailure(FailureKind.MISMATCH, f"{actor.name}: expected "
-                          f"{expected.get('packet', 'a line')}, got something else",
+                          f"{'/'.join(wanted) if isinstance(wanted, list) else wanted}, got "
+                          f"{describe_briefly(item)}",
                           expected=expected, actual=describe_item(item))
 
 
@@ -222,7 +236,7 @@ def step_expect_all(rt: CaseRuntime, body: list[dict[str, Any]]) -> None:
             spec = body[idx]
             if spec["on"] != name or undefined_references(spec.get("args"), rt.variables):
                 continue
-            captures = packet_matches(spec, arrival.item, rt.variables)
+            captures = packet_matches(spec, arrival.item, rt.variables, rt.expected_magic)
             if captures is not None:
                 rt.commit(captures)
                 remaining.remove(idx)
@@ -253,16 +267,19 @@ def step_expect_all(rt: CaseRuntime, body: list[dict[str, Any]]) -> None:
             if isinstance(arrival.item, (Closed, Garbage)):
                 if any(body[i]["on"] == actor.name for i in remaining):
                     raise _ended(arrival.item, actor,
-                                 [describe_expect(body[i], rt.variables) for i in remaining])
+                                 [describe_expect(body[i], rt.variables, rt.expected_magic)
+                                  for i in remaining])
                 continue
             if try_match(actor.name, arrival):
                 retry_held()
-            elif isinstance(arrival.item, Packet) and arrival.item.name in noise:
+            elif isinstance(arrival.item, Packet) and (arrival.item.name in noise
+                                                       or rt.unsolicited(actor, arrival.item)):
                 continue
             else:
                 held[actor.name].append(arrival)
     if remaining:
-        expected = [describe_expect(body[i], rt.variables) for i in remaining]
+        expected = [describe_expect(body[i], rt.variables, rt.expected_magic)
+                    for i in remaining]
         got = [describe_item(a.item) for arrivals in held.values() for a in arrivals]
         kind = FailureKind.MISMATCH if got else FailureKind.TIMEOUT
         raise StepFailure(kind, f"{len(remaining)} of {len(body)} expected packet(s) did not "
@@ -273,7 +290,8 @@ def step_expect_all(rt: CaseRuntime, body: list[dict[str, Any]]) -> None:
     if late:
         idx, at = max(late, key=lambda x: x[1])
         raise _late(f"expected packet #{idx + 1}", at, deadline, seconds,
-                    describe_expect(body[idx], rt.variables), "on time for the others")
+                    describe_expect(body[idx], rt.variables, rt.expected_magic),
+                    "on time for the others")
 
 
 def step_expect_silence(rt: CaseRuntime, body: dict[str, Any]) -> None:
@@ -292,7 +310,8 @@ def step_expect_silence(rt: CaseRuntime, body: dict[str, Any]) -> None:
             item = arrival.item
             if isinstance(item, (Closed, Garbage)):
                 raise _ended(item, actor, f"silence on {actor.name} for {window:.2f} s")
-            if isinstance(item, Packet) and item.name in rt.noise:
+            if isinstance(item, Packet) and (item.name in rt.noise
+                                             or rt.unsolicited(actor, item)):
                 continue
             raise StepFailure(FailureKind.UNEXPECTED,
                               f"{actor.name}: expected silence for {window:.2f} s, "
@@ -578,7 +597,7 @@ def run_steps(rt: CaseRuntime, steps: list[dict[str, Any]], path: str = "steps",
             elif kind == "alternatives":
                 step_alternatives(rt, step[kind], here)
             else:
-                _SIMPLE[kind](rt, step[kind])
+                rt.executors[kind](rt, step[kind])
         except (StepFailure, HarnessError) as exc:
             exc.locate(f"{here}.{kind}", getattr(step, "line", 0), index if top else None)
             raise
