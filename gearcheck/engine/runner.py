@@ -76,9 +76,11 @@ def run_case(scenario: Scenario, address: Address, *, run_id: str, timing: Timin
         return _result(scenario, Verdict.UNSUPPORTED,
                        message=f"the server lacks {names} (capability probe)",
                        evidence={"missing_capabilities": missing})
+    acquiring = time.monotonic()
     extra = acquire_servers(scenario, servers)
     if isinstance(extra, CaseResult):
         return extra
+    acquired_s = time.monotonic() - acquiring
     variables = Variables(run_id, scenario.id)
     rt = CaseRuntime(address=address, timing=timing, variables=variables,
                      case_timeout=scenario.timeout, noise=scenario.noise,
@@ -93,6 +95,7 @@ def run_case(scenario: Scenario, address: Address, *, run_id: str, timing: Timin
     result = case_result(scenario, rt, verdict, fields, started)
     if extra is not None:
         result.evidence.setdefault("servers", {"main": str(address), **extra.describe()})
+        result.evidence.setdefault("servers_ready_s", round(acquired_s, 4))
     return result
 
 
