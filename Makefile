@@ -8,7 +8,7 @@ WORKERS ?= 2
 PYTEST_ARGS ?=
 
 .PHONY: setup system-deps test lint conformance matrix load load-distributed bench interop \
-        fuzz mutants faults serve bench-server clean
+        fuzz mutants faults serve bench-server bench-conformance clean
 
 setup: .venv/.gearcheck-installed
 
@@ -45,6 +45,11 @@ serve: setup
 BENCH_ARGS ?=
 bench-server: setup system-deps
 	$(PY) bench/refserver_vs_gearmand.py $(BENCH_ARGS)
+
+# Wall time of the whole conformance suite against gearmand, 1 and 2 xdist workers:
+# reports/bench/conformance-walltime-<time>.json
+bench-conformance: setup system-deps
+	$(PY) bench/conformance_walltime.py
 
 # Locust swarm from a YAML profile: reports/load/<run>/ (summary.json, Locust HTML/CSV, PNGs).
 # SERVER=host:port (none: the reference server is started), PROFILE=load/profiles/<name>.yaml,
