@@ -155,7 +155,7 @@ def describe_briefly(item: Item) -> str:
     """One line for a failure message: ``SUBMIT_JOB_BG (REQ) function='fn' data='x\\x00'``."""
     if isinstance(item, Packet):
         d = item.describe()
-        args = " ".join(f"{k}={str(v)[:60]!r}" for k, v in dict(d["args"]).items())
+        args = " ".join(f"{k}='{str(v)[:60]}'" for k, v in dict(d["args"]).items())
         return f"{item.name} ({d['magic']})" + (f" {args}" if args else "")
     if isinstance(item, AdminLine):
         from ..protocol import printable

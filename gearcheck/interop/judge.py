@@ -9,10 +9,15 @@ an event and optionally ``data`` (a payload spec, or ``$payload`` /
 as NON-STRICT. ``every_job`` applies to jobs without their own rows.
 ``worker_jobs`` is the exact number of jobs the worker received and
 ``worker_order`` the payloads in the order it received them.
+
+``follow_rows`` is the row walk itself, shared with the harness-as-server
+player (gearcheck.interop.fake_server), which judges ``data`` with the
+scenario engine's matchers instead of the payload specs used here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,10 +46,13 @@ def _expected_data(spec: Any, payload: bytes) -> bytes:
     return payload_bytes(spec)
 
 
-def _matches(row: dict[str, Any], event: dict[str, Any], payload: bytes) -> bool:
+DataCheck = Callable[[Any, bytes], bool]  # (row's data spec, reported bytes) -> matches?
+
+
+def row_matches(row: dict[str, Any], event: dict[str, Any], data_ok: DataCheck) -> bool:
     if event.get("event") != row["event"]:
         return False
-    if "data" in row and unb64(event.get("data")) != _expected_data(row["data"], payload):
+    if "data" in row and not data_ok(row["data"], unb64(event.get("data"))):
         return False
     if "known" in row and bool(event.get("known")) != bool(row["known"]):
         return False
@@ -59,7 +67,32 @@ def _matches(row: dict[str, Any], event: dict[str, Any], payload: bytes) -> bool
     return True
 
 
-def _short(event: dict[str, Any]) -> str:
+def follow_rows(rows: list[dict[str, Any]], events: list[dict[str, Any]], data_ok: DataCheck,
+                ) -> tuple[list[tuple[str, str]], dict[str, Any] | None]:
+    """Find ``rows`` in ``events`` in order (others may come between).
+
+    Returns the tolerated substitutions as (event seen, event expected) and the
+    first row that was not found (None when all were).
+    """
+    tolerated: list[tuple[str, str]] = []
+    pos = 0
+    for row in rows:
+        found = next((i for i in range(pos, len(events))
+                      if row_matches(row, events[i], data_ok)), None)
+        if found is None:
+            for alt in row.get("tolerate") or []:
+                found = next((i for i in range(pos, len(events))
+                              if events[i].get("event") == alt), None)
+                if found is not None:
+                    tolerated.append((alt, row["event"]))
+                    break
+        if found is None:
+            return tolerated, row
+        pos = found + 1
+    return tolerated, None
+
+
+def short_event(event: dict[str, Any]) -> str:
     text = str(event.get("event"))
     if event.get("data") is not None:
         data = unb64(event["data"])
@@ -72,11 +105,10 @@ def _short(event: dict[str, Any]) -> str:
     return text
 
 
-def _describe_row(row: dict[str, Any], payload: bytes) -> str:
+def describe_row(row: dict[str, Any], show_data: Callable[[Any], str]) -> str:
     text = row["event"]
     if "data" in row:
-        data = _expected_data(row["data"], payload)
-        text += f"({printable(data[:40])}{'...' if len(data) > 40 else ''})"
+        text += f"({show_data(row['data'])})"
     if "numerator" in row:
         text += f"({row['numerator']}/{row['denominator']})"
     if "known" in row:
@@ -100,35 +132,33 @@ def judge(s: Scenario, inst: Instance, clients: list[DriverRun],
                 continue
             events = by_job.get(jid, [])
             payload = inst.payloads[jid]
-            pos = 0
-            for row in rows:
-                found = next((i for i in range(pos, len(events))
-                              if _matches(row, events[i], payload)), None)
-                if found is None and row.get("tolerate"):
-                    for alt in row["tolerate"]:
-                        found = next((i for i in range(pos, len(events))
-                                      if events[i].get("event") == alt), None)
-                        if found is not None:
-                            non_strict.append(f"client {ci} job {jid}: {alt} instead of "
-                                              f"{row['event']}")
-                            break
-                if found is None:
-                    got = [_short(e) for e in events][:12]
-                    kind = FailureKind.MISMATCH
-                    if any(e.get("event") == "timeout" for e in events) or run.killed:
-                        kind = FailureKind.TIMEOUT
-                    elif not events:
-                        kind = FailureKind.TIMEOUT if run.killed else FailureKind.MISMATCH
-                    lead = f"client {ci} ({run.library}) job {jid}: expected " \
-                           f"{_describe_row(row, payload)}"
-                    if not events:
-                        tail = run.stderr.strip().splitlines()[-1:] if run.stderr.strip() else []
-                        msg = f"{lead}, but the driver reported nothing for this job" + \
-                            (f" (stderr: {tail[0][:200]})" if tail else "")
-                    else:
-                        msg = f"{lead}, got {', '.join(got)}"
-                    return Judgement(Verdict.FAIL, msg, kind, _describe_row(row, payload), got)
-                pos = found + 1
+
+            def data_ok(spec: Any, got: bytes, payload: bytes = payload) -> bool:
+                return got == _expected_data(spec, payload)
+
+            def show(spec: Any, payload: bytes = payload) -> str:
+                data = _expected_data(spec, payload)
+                return f"{printable(data[:40])}{'...' if len(data) > 40 else ''}"
+
+            tolerated, row = follow_rows(rows, events, data_ok)
+            non_strict += [f"client {ci} job {jid}: {alt} instead of {want}"
+                           for alt, want in tolerated]
+            if row is not None:
+                got = [short_event(e) for e in events][:12]
+                kind = FailureKind.MISMATCH
+                if any(e.get("event") == "timeout" for e in events) or run.killed:
+                    kind = FailureKind.TIMEOUT
+                elif not events:
+                    kind = FailureKind.TIMEOUT if run.killed else FailureKind.MISMATCH
+                lead = f"client {ci} ({run.library}) job {jid}: expected " \
+                       f"{describe_row(row, show)}"
+                if not events:
+                    tail = run.stderr.strip().splitlines()[-1:] if run.stderr.strip() else []
+                    msg = f"{lead}, but the driver reported nothing for this job" + \
+                        (f" (stderr: {tail[0][:200]})" if tail else "")
+                else:
+                    msg = f"{lead}, got {', '.join(got)}"
+                return Judgement(Verdict.FAIL, msg, kind, describe_row(row, show), got)
     if worker is not None:
         jobs = worker.of("job")
         want = s.expect.get("worker_jobs")

@@ -1,132 +1,110 @@
-"""The mirrored scenario format: what the harness, playing the server, expects and sends.
+"""The library-specific part of the mirrored scenario format, and loading the scripts.
 
-A script (fixtures/interop/as-server/*.yaml; the format is described in
-fixtures/interop/README.md) has the case's identity, the role the library
-plays (client or worker), the order its driver gets, and ``steps``:
+A script in fixtures/interop/as-server/*.yaml is a mirrored scenario of the
+conformance engine (docs/scenario-format.md, "Mirrored scenarios"): the
+engine's identity keys, ``role``, accepted ``actors`` and steps, validated by
+the engine's loader against conformance/mirrored.schema.json with
+file:line:field errors. This module adds what only the interop drivers know:
 
-  expect: {packet: NAME or [NAMES], args: {name: matcher}, noise: [NAMES], save_type: var}
-  send:   {packet: NAME, args: {name: value}}
-  assign: {handle: .., function: .., unique: .., data: ..}   # JOB_ASSIGN or _UNIQ, as the
-                                                             # last grab asked (ALL -> UNIQ)
-  close: true            # the server hangs up on the current connection
-  expect_connection: {within: seconds}   # the library connects again
-  sleep: seconds
-
-and ``outcome``: what the driver must report per job (the rows of the
-interop scenarios, with ``tolerate``). Values and matchers follow the
-conformance engine's shapes: text with ${name} placeholders, {hex: ..},
-{fill: .., size: N}; matchers are exact text, {any: true}, {regex: ..},
-{len: {min, max}}, {one_of: [...]}, each optionally with {capture: name}.
-Housekeeping a real server answers is answered unless a step expects it:
-OPTION_REQ -> OPTION_RES, ECHO_REQ -> ECHO_RES, PRE_SLEEP -> NOOP,
-SET_CLIENT_ID and RESET_ABILITIES -> nothing.
+  order     what the library's driver is told to do (fixtures/clients/CONTRACT.md):
+            ``functions`` a worker serves, ``jobs`` a client submits
+  outcome   what the driver must then report, per job id: rows as in the interop
+            scenarios ({event, data, numerator/denominator, known, tolerate}),
+            with ``data`` judged by the engine's matchers
+  requires  the library's features for its role (gearcheck.interop.registry)
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from ...protocol import PacketType
+from ...engine.loader import MirroredFormat, Scenario, load_mirrored_file
 from ..registry import ALL_CLIENT, ALL_WORKER
+from ..scenarios import BEHAVIOURS, EVENTS
 
 ROOT = Path(__file__).resolve().parents[3]
 SCRIPT_DIR = ROOT / "fixtures" / "interop" / "as-server"
-STEP_KINDS = {"expect", "send", "assign", "close", "expect_connection", "sleep"}
-TOP_KEYS = {"id", "title", "role", "requires", "order", "steps", "outcome", "level",
-            "description", "timeout", "source"}
-ID_RE = re.compile(r"^LIB-(CLIENT|WORKER)-[0-9]{3}$")
+SCHEMA_PATH = ROOT / "conformance" / "mirrored.schema.json"
+
+_payload = {"description": "text, {hex: ..} or {fill: .., size: N}",
+            "oneOf": [{"type": "string"},
+                      {"type": "object", "additionalProperties": False, "required": ["hex"],
+                       "properties": {"hex": {"type": "string"}}},
+                      {"type": "object", "additionalProperties": False,
+                       "required": ["fill", "size"],
+                       "properties": {"fill": {"type": "string", "minLength": 1},
+                                      "size": {"type": "integer", "minimum": 0}}}]}
+_job = {"type": "object", "additionalProperties": False, "required": ["id", "function"],
+        "properties": {
+            "id": {"type": "string", "minLength": 1},
+            "function": {"type": "string", "minLength": 1},
+            "payload": _payload,
+            "priority": {"enum": ["normal", "high", "low"]},
+            "background": {"type": "boolean"},
+            "unique": {"type": "string"},
+            "poll_status": {"type": "object", "additionalProperties": False,
+                            "properties": {"interval": {"type": "number", "minimum": 0},
+                                           "max": {"type": "integer", "minimum": 1}}}}}
+ORDER = {"type": "object", "additionalProperties": False, "minProperties": 1,
+         "description": "what the library's driver is told (fixtures/clients/CONTRACT.md): "
+                        "functions a worker serves, jobs a client submits",
+         "properties": {
+             "functions": {"type": "object", "minProperties": 1,
+                           "additionalProperties": {"enum": sorted(BEHAVIOURS)}},
+             "jobs": {"type": "array", "minItems": 1, "items": _job}}}
+_event = {"enum": sorted(EVENTS)}
+_row = {"type": "object", "additionalProperties": False, "required": ["event"],
+        "properties": {
+            "event": _event,
+            "data": {"$ref": "#/$defs/matcher"},
+            "numerator": {"type": ["integer", "number"]},
+            "denominator": {"type": ["integer", "number"]},
+            "known": {"type": "boolean"},
+            "tolerate": {"type": "array", "items": _event, "minItems": 1,
+                         "description": "events accepted instead (NON-STRICT)"}},
+        "dependentRequired": {"numerator": ["denominator"], "denominator": ["numerator"]}}
+OUTCOME = {"type": "object", "minProperties": 1,
+           "description": "per job id, the events the driver must report, in this order "
+                          "(others may come between)",
+           "additionalProperties": {"type": "array", "minItems": 1, "items": _row}}
+
+FORMAT = MirroredFormat(driver={"order": ORDER, "outcome": OUTCOME}, driver_required=("order",),
+                        features={"client": ALL_CLIENT, "worker": ALL_WORKER})
 
 
 class ScriptError(ValueError):
-    """A script file is malformed; the message names the file and the field."""
+    """Script files that do not load; the message has a file:line: field: line per problem."""
 
 
-@dataclass
-class ServerScript:
-    id: str
-    title: str
-    role: str
-    file: str
-    order: dict[str, Any]
-    steps: list[dict[str, Any]]
-    outcome: dict[str, list[dict[str, Any]]]
-    requires: list[str] = field(default_factory=list)
-    level: str = "MUST"
-    timeout: float = 5.0
-    source: str = ""
+def schema() -> dict[str, Any]:
+    """The mirrored schema, as ``gearcheck schema`` exports it (SCHEMA_PATH)."""
+    return FORMAT.schema()
 
 
-def _packet_names(value: Any, where: str, path: Path) -> list[str]:
-    names = value if isinstance(value, list) else [value]
-    for n in names:
-        if not isinstance(n, str) or n not in PacketType.__members__:
-            raise ScriptError(f"{path}: {where}: {n!r} is not a packet type name")
-    return names
+def load_script(path: Path) -> list[Scenario]:
+    scenarios, errors = load_mirrored_file(path, FORMAT)
+    if errors:
+        raise ScriptError("\n".join(map(str, errors)))
+    return scenarios
 
 
-def load_script(path: Path) -> ServerScript:
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ScriptError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(doc, dict):
-        raise ScriptError(f"{path}: top level must be a mapping")
-    unknown = set(doc) - TOP_KEYS
-    if unknown:
-        raise ScriptError(f"{path}: unknown key(s) {sorted(unknown)}; allowed {sorted(TOP_KEYS)}")
-    for key in ("id", "title", "role", "order", "steps"):
-        if key not in doc:
-            raise ScriptError(f"{path}: {key}: missing")
-    if not ID_RE.match(str(doc["id"])):
-        raise ScriptError(f"{path}: id: {doc['id']!r} does not look like LIB-CLIENT-NNN "
-                          "or LIB-WORKER-NNN")
-    if doc["role"] not in ("client", "worker"):
-        raise ScriptError(f"{path}: role: must be client or worker")
-    known = ALL_CLIENT if doc["role"] == "client" else ALL_WORKER
-    for feature in doc.get("requires", []) or []:
-        if feature not in known:
-            raise ScriptError(f"{path}: requires: unknown feature {feature!r}")
-    steps = doc["steps"]
-    if not isinstance(steps, list) or not steps:
-        raise ScriptError(f"{path}: steps: must be a non-empty list")
-    for i, step in enumerate(steps):
-        where = f"steps[{i}]"
-        if not isinstance(step, dict) or len(step) != 1 or next(iter(step)) not in STEP_KINDS:
-            raise ScriptError(f"{path}: {where}: must be one of {sorted(STEP_KINDS)} "
-                              "(one key per step)")
-        kind, body = next(iter(step.items()))
-        if kind == "expect":
-            if not isinstance(body, dict) or "packet" not in body:
-                raise ScriptError(f"{path}: {where}.expect.packet: missing")
-            _packet_names(body["packet"], f"{where}.expect.packet", path)
-            _packet_names(body.get("noise", []), f"{where}.expect.noise", path)
-        elif kind == "send":
-            if not isinstance(body, dict) or "packet" not in body:
-                raise ScriptError(f"{path}: {where}.send.packet: missing")
-            _packet_names(body["packet"], f"{where}.send.packet", path)
-    outcome = doc.get("outcome") or {}
-    if not isinstance(outcome, dict):
-        raise ScriptError(f"{path}: outcome: must map job ids to rows")
-    return ServerScript(id=doc["id"], title=doc["title"], role=doc["role"], file=str(path),
-                        order=doc["order"], steps=steps, outcome=outcome,
-                        requires=list(doc.get("requires", []) or []),
-                        level=str(doc.get("level", "MUST")),
-                        timeout=float(doc.get("timeout", 5.0)), source=str(doc.get("source", "")))
-
-
-def load_scripts(directory: Path = SCRIPT_DIR) -> list[ServerScript]:
+def load_scripts(directory: Path = SCRIPT_DIR) -> list[Scenario]:
     files = sorted(directory.glob("*.yaml"))
     if not files:
         raise ScriptError(f"{directory}: no scripts (*.yaml)")
-    scripts = [load_script(f) for f in files]
-    ids: dict[str, str] = {}
+    scripts: list[Scenario] = []
+    problems: list[str] = []
+    for f in files:
+        try:
+            scripts.extend(load_script(f))
+        except ScriptError as exc:
+            problems.append(str(exc))
+    seen: dict[str, Scenario] = {}
     for s in scripts:
-        if s.id in ids:
-            raise ScriptError(f"{s.file}: id {s.id} is also used by {ids[s.id]}")
-        ids[s.id] = s.file
+        if s.id in seen:
+            problems.append(f"{s.file}:{s.line}: id: {s.id} is also used by {seen[s.id].file}")
+        seen[s.id] = s
+    if problems:
+        raise ScriptError("\n".join(problems))
     return scripts

@@ -17,14 +17,14 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ...engine.loader import Scenario
 from ...report.model import CaseResult, RunReport, ServerInfo
 from .. import baselines
 from ..registry import LIBRARIES, Library
 from .player import play
-from .script import ServerScript
 
 
-def library_report(lib: Library, scripts: list[ServerScript], *, parallel: int = 3,
+def library_report(lib: Library, scripts: list[Scenario], *, parallel: int = 3,
                    baseline: baselines.InteropBaseline | None = None,
                    progress: Callable[[Library, CaseResult], None] | None = None) -> RunReport:
     started = datetime.now(UTC)
@@ -60,7 +60,7 @@ def write_report(report: RunReport, outdir: Path) -> list[Path]:
     return write_all(report, outdir).all()
 
 
-def run_suite(scripts: list[ServerScript], libraries: list[str] | None = None, *,
+def run_suite(scripts: list[Scenario], libraries: list[str] | None = None, *,
               outdir: Path | None = None, parallel: int = 3,
               baseline_path: Path | None = baselines.BASELINE_PATH,
               progress: Callable[[Library, CaseResult], None] | None = None
