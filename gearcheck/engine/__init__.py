@@ -12,5 +12,6 @@ Modules, each with one job:
   runner      one scenario -> one ``CaseResult`` with verdict and evidence
   probe       the capability profile of a server, measured at run start
   session     one run: server, run id, profile, results -> ``RunReport`` on disk
+  mirrored    the harness as the server: accepted actors, mirrored magic, accept/assign
   pytest_plugin  YAML files as pytest items (xdist-aware)
 """
