@@ -17,9 +17,18 @@ coordinated-omission-free method) and counts sends that started more than
 ``late_after`` behind plan.
 
 Every created / result is recorded in microseconds in the process's HDR
-histograms and fired as a Locust ``events.request`` named
+histograms and in Locust's statistics under the name
 "<function> <priority> <fg|bg>" (request_type SUBMIT for JOB_CREATED, JOB for
 the final result), so Locust's UI, HTML and CSV break results down the same way.
+
+The per-job cost is what limits one generator process, so the hot path works
+in groups: a batch is encoded as one bytes join (with a constant payload size
+the codec encodes each (function, priority, fg/bg, unique) prefix once), the
+queue awaiting JOB_CREATED holds runs of consecutive submissions rather than
+one record per job, and replies that arrive in one recv chunk and were sent in
+one batch (hence share a latency) are recorded once with a count, in the HDR
+histograms and in Locust's stats (``locust_stats.log_requests``: exact counts
+and percentiles; failed jobs still fire ``events.request`` one by one).
 On the master's drain message the user stops submitting, waits (bounded) for
 what it has in flight, then records what never came back.
 """
@@ -36,9 +45,10 @@ from uuid import uuid4
 import gevent
 from locust import User, constant, task
 
-from ..protocol import Magic, Packet, PacketType, Priority, ProtocolError, submit_type
+from ..protocol import Magic, Packet, PacketType, Priority, ProtocolError, encode, submit_type
 from ..wire import Connection, WireError
 from .jobids import make_payload, new_origin
+from .locust_stats import log_requests
 from .profile import ClientMix
 from .runtime import current
 
@@ -53,17 +63,27 @@ class JobFailed(Exception):
     """A foreground job ended in WORK_FAIL or WORK_EXCEPTION."""
 
 
-class _Pending:
-    __slots__ = ("background", "job_id", "name", "plan_ns", "send_ns", "size")
+class _Run:
+    """Consecutive submissions of one batch that share everything but their seq:
+    request name, fg/bg, payload size, send time and intended send time. Their
+    JOB_CREATED replies come back in order, and those that arrive in one chunk
+    share a latency, so they are recorded (HDR, Locust) as one group."""
 
-    def __init__(self, job_id: bytes, name: str, background: bool, send_ns: int, plan_ns: int,
+    __slots__ = ("background", "count", "name", "plan_ns", "send_ns", "seq", "size")
+
+    def __init__(self, name: str, background: bool, seq: int, send_ns: int, plan_ns: int,
                  size: int) -> None:
-        self.job_id = job_id
         self.name = name
         self.background = background
+        self.seq = seq  # the next submission of the run still awaiting JOB_CREATED
+        self.count = 1  # how many still await it
         self.send_ns = send_ns
         self.plan_ns = plan_ns
         self.size = size
+
+
+# A foreground submission waiting for its final result: (name, send_ns, plan_ns, size).
+_Waiting = tuple[str, int, int, int]
 
 
 class GearmanClientUser(User):
@@ -79,13 +99,14 @@ class GearmanClientUser(User):
         self.rt = rt
         self.m = rt.measurements
         self.fire = environment.events.request.fire
+        self.stats = environment.stats
         self.rng = random.Random(None if rt.profile.seed is None else
                                  rt.profile.seed + id(self) % 100_000)
         self.origin = new_origin().encode()
         self.seq = 0
         self.conn: Connection | None = None
-        self.awaiting_created: deque[_Pending] = deque()
-        self.fg_waiting: dict[bytes, list[_Pending]] = {}
+        self.awaiting_created: deque[_Run] = deque()
+        self.fg_waiting: dict[bytes, list[_Waiting]] = {}
         self.outstanding = 0
         self._prepare()
 
@@ -106,6 +127,20 @@ class GearmanClientUser(User):
         self.pool = [uuid4().hex.encode() for _ in range(mix.pool_size)] \
             if mix.unique_policy == "pool" else []
         self.timeout_ns = int(self.rt.profile.job_timeout * 1e9)
+        # Constant payload size and a finite set of uniques: every packet of a
+        # (function, priority, fg/bg, unique) is the same header and arguments
+        # followed by a payload of the same length, so the codec encodes that
+        # prefix once (see _prefix) and a job costs one bytes join.
+        self.templates: dict[tuple[bytes, str, bool, bytes], bytes] | None = (
+            {} if self.const_size is not None and mix.unique_policy != "random" else None)
+
+    def _prefix(self, fn: bytes, prio: str, bg: bool, unique: bytes) -> bytes:
+        """Everything before the payload, encoded by the shared codec."""
+        assert self.const_size is not None and self.templates is not None
+        size = self.const_size
+        whole = encode(Packet(Magic.REQ, self.types[(prio, bg)], (fn, unique, b"\0" * size)))
+        prefix = self.templates[(fn, prio, bg, unique)] = whole[:len(whole) - size]
+        return prefix
 
     # -- Locust lifecycle --------------------------------------------------
     def on_start(self) -> None:
@@ -116,8 +151,8 @@ class GearmanClientUser(User):
         # (reported), not lost: nobody waited for them.
         counts = self.m.ledger.counts
         abandoned_fg = sum(len(v) for v in self.fg_waiting.values()) + sum(
-            1 for p in self.awaiting_created if not p.background)
-        abandoned_bg = sum(1 for p in self.awaiting_created if p.background)
+            r.count for r in self.awaiting_created if not r.background)
+        abandoned_bg = sum(r.count for r in self.awaiting_created if r.background)
         if abandoned_fg:
             counts["fg_abandoned"] += abandoned_fg
             counts["fg_submitted"] -= abandoned_fg
@@ -199,137 +234,213 @@ class GearmanClientUser(User):
     def _send_batch(self, count: int, now_ns: int, plan_ns: int) -> None:
         rng = self.rng
         mix = self.mix
-        packets = []
+        chunks: list[bytes] = []
         waiting = self.awaiting_created
+        run = waiting[-1] if waiting else None
         background_share = mix.background
-        counts = self.m.ledger.counts
+        functions = self.functions
+        prios = self.prios
+        policy = mix.unique_policy
+        templates = self.templates
+        const_size = self.const_size
+        origin = self.origin
+        filler = self.filler
+        seq = self.seq
         fg = 0
         for _ in range(count):
-            fn = self.functions[0] if len(self.functions) == 1 else \
-                rng.choices(self.functions, cum_weights=self.fn_cum)[0]
-            prio = self.prios[0] if len(self.prios) == 1 else \
-                rng.choices(self.prios, cum_weights=self.prio_cum)[0]
+            fn = functions[0] if len(functions) == 1 else \
+                rng.choices(functions, cum_weights=self.fn_cum)[0]
+            prio = prios[0] if len(prios) == 1 else \
+                rng.choices(prios, cum_weights=self.prio_cum)[0]
             bg = background_share >= 1.0 or (background_share > 0.0
                                              and rng.random() < background_share)
-            size = self.const_size if self.const_size is not None else \
+            size = const_size if const_size is not None else \
                 int(mix.payload_bytes.sample(rng))
-            seq = self.seq
-            self.seq = seq + 1
-            job_id = b"%s:%d" % (self.origin, seq)
-            payload = make_payload(self.origin, seq, bg, size, self.filler)
-            policy = mix.unique_policy
+            payload = make_payload(origin, seq, bg, size, filler)
             if policy == "none":
                 unique = b""
             elif policy == "random":
                 unique = uuid4().hex.encode()
             else:
                 unique = self.pool[rng.randrange(len(self.pool))]
-            packets.append(Packet(Magic.REQ, self.types[(prio, bg)], (fn, unique, payload)))
-            waiting.append(_Pending(job_id, self.names[(fn, prio, bg)], bg, now_ns, plan_ns,
-                                    len(payload)))
+            if templates is not None and len(payload) == size:
+                prefix = templates.get((fn, prio, bg, unique)) or self._prefix(fn, prio, bg,
+                                                                               unique)
+                chunks.append(prefix)
+                chunks.append(payload)
+            else:
+                chunks.append(encode(Packet(Magic.REQ, self.types[(prio, bg)],
+                                            (fn, unique, payload))))
+            name = self.names[(fn, prio, bg)]
+            size = len(payload)
+            if (run is not None and run.name == name and run.background == bg
+                    and run.size == size and run.send_ns == now_ns and run.plan_ns == plan_ns
+                    and run.seq + run.count == seq):
+                run.count += 1
+            else:
+                run = _Run(name, bg, seq, now_ns, plan_ns, size)
+                waiting.append(run)
+            seq += 1
             if not bg:
                 fg += 1
+        self.seq = seq
         assert self.conn is not None
-        self.conn.send_many(packets)
+        self.conn.send_raw(b"".join(chunks))
         self.outstanding += count
         self.m.in_flight += count
         if fg:
-            counts["fg_submitted"] += fg
+            self.m.ledger.counts["fg_submitted"] += fg
         self.m.tick("submitted", count)
 
     def _consume(self, decoder: Any) -> None:
         m = self.m
-        latency = m.latency
-        fire = self.fire
         # One clock reading per received chunk: every reply in it arrived together.
         now_ns = time.perf_counter_ns()
         wall = time.time()
         second = int(wall)
-        created = bg_created = 0
+        waiting = self.awaiting_created
+        fg_waiting = self.fg_waiting
+        created_bg = m.ledger.created_bg
+        origin = self.origin
+        next_event = decoder.next_event
+        job_created = PacketType.JOB_CREATED
+        groups: list[tuple[_Run, int]] = []  # (run, replies in this chunk)
+        group: _Run | None = None
+        in_group = bg_created = 0
+        finals: dict[tuple[_Waiting, str], int] = {}
         while True:
-            event = decoder.next_event()
+            event = next_event()
             if event is None:
-                if created:
-                    m.tick("created", created, wall)
-                if bg_created:
-                    m.tick("bg_created", bg_created, wall)
-                    self.outstanding -= bg_created
-                    m.in_flight -= bg_created
-                return
+                break
             if not isinstance(event, Packet):
                 m.error("client: unexpected admin line")
                 continue
             ptype = event.type
-            if ptype == PacketType.JOB_CREATED:
-                if not self.awaiting_created:
+            if ptype == job_created:
+                if not waiting:
                     m.error("client: JOB_CREATED nobody asked for")
                     continue
-                p = self.awaiting_created.popleft()
+                run = waiting[0]
+                seq = run.seq
+                run.seq = seq + 1
+                run.count -= 1
+                if not run.count:
+                    waiting.popleft()
+                if run is not group:
+                    if group is not None:
+                        groups.append((group, in_group))
+                    group = run
+                    in_group = 0
+                in_group += 1
                 handle = event.args[0]
-                micros = (now_ns - p.send_ns) // 1000
-                latency.record("created", p.name, micros, second)
-                fire(request_type="SUBMIT", name=p.name, response_time=micros / 1000,
-                     response_length=p.size, exception=None, context={})
-                created += 1
-                if p.background:
-                    m.ledger.created_bg.append((handle, p.job_id))
+                if run.background:
+                    created_bg.append((handle, b"%s:%d" % (origin, seq)))
                     bg_created += 1
                 else:
-                    waiting = self.fg_waiting.get(handle)
-                    if waiting is None:
-                        self.fg_waiting[handle] = [p]
+                    entry = (run.name, run.send_ns, run.plan_ns, run.size)
+                    pending = fg_waiting.get(handle)
+                    if pending is None:
+                        fg_waiting[handle] = [entry]
                     else:
-                        waiting.append(p)
+                        pending.append(entry)
             elif ptype in _FINAL:
-                self._final(event, _FINAL[ptype], now_ns, second, wall)
+                key = self._final(event, _FINAL[ptype])
+                if key is not None:
+                    finals[key] = finals.get(key, 0) + 1
             elif ptype in _PROGRESS:
                 m.ledger.counts["fg_progress_packets"] += 1
             elif ptype == PacketType.ERROR:
-                m.error(f"client: ERROR {event.args[0].decode(errors='replace')}")
-                if self.awaiting_created:
-                    p = self.awaiting_created.popleft()
-                    self.outstanding -= 1
-                    m.in_flight -= 1
-                    if not p.background:
-                        m.ledger.counts["fg_submitted"] -= 1
-                    m.ledger.counts["submit_rejected"] += 1
-                    fire(request_type="SUBMIT", name=p.name, response_time=0,
-                         response_length=0, exception=WireError(repr(event)), context={})
+                self._rejected(event)
             else:
                 m.error(f"client: unexpected {event.name}")
+        if group is not None:
+            groups.append((group, in_group))
+        if groups:
+            self._record_created(groups, now_ns, second, wall)
+            if bg_created:
+                m.tick("bg_created", bg_created, wall)
+                self.outstanding -= bg_created
+                m.in_flight -= bg_created
+        if finals:
+            self._record_results(finals, now_ns, second, wall)
 
-    def _final(self, event: Packet, outcome: str, now_ns: int, second: int, wall: float) -> None:
-        m = self.m
-        counts = m.ledger.counts
+    def _record_created(self, groups: list[tuple[_Run, int]], now_ns: int, second: int,
+                        wall: float) -> None:
+        record = self.m.latency.record
+        stats = self.stats
+        created = 0
+        for run, n in groups:
+            micros = (now_ns - run.send_ns) // 1000
+            record("created", run.name, micros, second, n)
+            log_requests(stats, "SUBMIT", run.name, micros / 1000, run.size, n)
+            created += n
+        self.m.tick("created", created, wall)
+
+    def _final(self, event: Packet, outcome: str) -> tuple[_Waiting, str] | None:
+        """The submission a final result answers (None: a duplicate result)."""
         handle = event.args[0]
         if handle.endswith(b"\0"):  # gearmand's WORK_FAIL for a WORK_EXCEPTION: HANDLE\0
             handle = handle[:-1]
         waiting = self.fg_waiting.get(handle)
         if not waiting:
-            counts["fg_duplicate_results"] += 1
-            return
+            self.m.ledger.counts["fg_duplicate_results"] += 1
+            return None
         # One final result per submission: coalesced submissions on this
         # connection share the handle, and each is owed its own result.
-        p = waiting.pop(0)
+        entry = waiting.pop(0)
         if not waiting:
             del self.fg_waiting[handle]
-        exc = None if outcome == "complete" else JobFailed(f"WORK_{outcome.upper()}")
-        micros = (now_ns - p.send_ns) // 1000
-        m.latency.record("result", p.name, micros, second)
-        if p.plan_ns:
-            m.latency.record("result_intended", p.name, (now_ns - p.plan_ns) // 1000, second)
-        self.fire(request_type="JOB", name=p.name, response_time=micros / 1000,
-                  response_length=p.size, exception=exc, context={})
-        counts["fg_results"] += 1
-        counts[f"fg_{outcome}"] += 1
+        return entry, outcome
+
+    def _record_results(self, finals: dict[tuple[_Waiting, str], int], now_ns: int,
+                        second: int, wall: float) -> None:
+        m = self.m
+        counts = m.ledger.counts
+        record = m.latency.record
+        total = 0
+        for ((name, send_ns, plan_ns, size), outcome), n in finals.items():
+            micros = (now_ns - send_ns) // 1000
+            record("result", name, micros, second, n)
+            if plan_ns:
+                record("result_intended", name, (now_ns - plan_ns) // 1000, second, n)
+            if outcome == "complete":
+                log_requests(self.stats, "JOB", name, micros / 1000, size, n)
+            else:
+                exc = JobFailed(f"WORK_{outcome.upper()}")
+                for _ in range(n):
+                    self.fire(request_type="JOB", name=name, response_time=micros / 1000,
+                              response_length=size, exception=exc, context={})
+            counts[f"fg_{outcome}"] += n
+            total += n
+        counts["fg_results"] += total
+        self.outstanding -= total
+        m.in_flight -= total
+        m.tick("results", total, wall)
+
+    def _rejected(self, event: Packet) -> None:
+        """An ERROR reply: the oldest submission awaiting JOB_CREATED was refused."""
+        m = self.m
+        m.error(f"client: ERROR {event.args[0].decode(errors='replace')}")
+        waiting = self.awaiting_created
+        if not waiting:
+            return
+        run = waiting[0]
+        run.seq += 1
+        run.count -= 1
+        if not run.count:
+            waiting.popleft()
         self.outstanding -= 1
         m.in_flight -= 1
-        m.tick("results", 1, wall)
+        if not run.background:
+            m.ledger.counts["fg_submitted"] -= 1
+        m.ledger.counts["submit_rejected"] += 1
+        self.fire(request_type="SUBMIT", name=run.name, response_time=0,
+                  response_length=0, exception=WireError(repr(event)), context={})
 
     def _expire(self) -> None:
         """Foreground jobs older than job_timeout are given up on (counted as lost)."""
         limit = time.perf_counter_ns() - self.timeout_ns
-        stale = [h for h, ps in self.fg_waiting.items() if ps[0].send_ns < limit]
+        stale = [h for h, ps in self.fg_waiting.items() if ps[0][1] < limit]
         for handle in stale:
             n = len(self.fg_waiting.pop(handle))
             self.m.ledger.counts["fg_timed_out"] += n
@@ -355,8 +466,8 @@ class GearmanClientUser(User):
     def _forget_all(self, reason: str) -> None:
         counts = self.m.ledger.counts
         fg = sum(len(v) for v in self.fg_waiting.values()) + sum(
-            1 for p in self.awaiting_created if not p.background)
-        bg = sum(1 for p in self.awaiting_created if p.background)
+            r.count for r in self.awaiting_created if not r.background)
+        bg = sum(r.count for r in self.awaiting_created if r.background)
         if fg:
             counts[reason] += fg
         if bg:

@@ -38,7 +38,9 @@ class LatencyBank:
         self.by_name: dict[tuple[str, str], HdrHistogram] = {}
         self.by_second: dict[tuple[str, int], HdrHistogram] = {}
 
-    def record(self, metric: str, name: str, micros: int, second: int) -> None:
+    def record(self, metric: str, name: str, micros: int, second: int, count: int = 1) -> None:
+        """``count`` observations of ``micros`` (a group of replies that shared a send
+        time and an arrival chunk is recorded once)."""
         if micros < LOWEST_US:
             micros = LOWEST_US
         elif micros > HIGHEST_US:
@@ -47,12 +49,12 @@ class LatencyBank:
         hist = self.by_name.get(key)
         if hist is None:
             hist = self.by_name[key] = new_histogram()
-        hist.record_value(micros)
+        hist.record_value(micros, count)
         skey = (metric, second)
         shist = self.by_second.get(skey)
         if shist is None:
             shist = self.by_second[skey] = new_histogram(SECOND_DIGITS)
-        shist.record_value(micros)
+        shist.record_value(micros, count)
 
     # -- shipping ------------------------------------------------------------
     def export(self) -> dict[str, Any]:
