@@ -33,10 +33,14 @@ class LedgerDelta:
         self.counts: Counter[str] = Counter()
 
     def export(self) -> dict[str, Any]:
+        # Parallel columns (msgpack carries lists of bytes cheaply; no per-row
+        # formatting or parsing: a bg run records one row per job).
+        created = self.created_bg
+        executed = self.executed
         out = {
-            "created_bg": [b"%s %s" % pair for pair in self.created_bg],
-            "executed": [b"%s %s %s" % (h, j, b"b" if bg else b"f")
-                         for h, j, bg in self.executed],
+            "created_bg": [[h for h, _ in created], [j for _, j in created]],
+            "executed": [[h for h, _, _ in executed], [j for _, j, _ in executed],
+                         b"".join(b"b" if bg else b"f" for _, _, bg in executed)],
             "counts": dict(self.counts),
         }
         self.created_bg = []
@@ -54,18 +58,20 @@ class Ledger:
         self.counts: Counter[str] = Counter()
 
     def merge(self, data: dict[str, Any]) -> None:
-        for row in data.get("created_bg", []):
-            handle, _, job = bytes(row).rpartition(b" ")
-            entry = self.created.get(handle)
+        created = self.created
+        handles, jobs = data.get("created_bg") or ([], [])
+        for handle, job in zip(handles, jobs, strict=True):
+            entry = created.get(handle)
             if entry is None:
-                self.created[handle] = [job, 1]
+                created[handle] = [job, 1]
             else:
                 entry[1] += 1
-        for row in data.get("executed", []):
-            handle, job, kind = bytes(row).rsplit(b" ", 2)
-            entry = self.executed.get(handle)
+        executed = self.executed
+        handles, jobs, kinds = data.get("executed") or ([], [], b"")
+        for handle, job, kind in zip(handles, jobs, bytes(kinds), strict=True):
+            entry = executed.get(handle)
             if entry is None:
-                self.executed[handle] = [job, 1, kind == b"b"]
+                executed[handle] = [job, 1, kind == 98]  # b"b"
             else:
                 entry[1] += 1
         self.counts.update(data.get("counts", {}))

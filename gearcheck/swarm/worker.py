@@ -28,6 +28,7 @@ from locust import User, constant, task
 from ..protocol import Magic, Packet, PacketType, ProtocolError
 from ..wire import Connection, ReceiveTimeout, WireError
 from .jobids import parse_job_id
+from .locust_stats import log_requests
 from .profile import WorkerMix
 from .runtime import current
 
@@ -51,6 +52,7 @@ class GearmanWorkerUser(User):
         self.rt = rt
         self.m = rt.measurements
         self.fire = environment.events.request.fire
+        self.stats = environment.stats
         self.rng = random.Random(None if rt.profile.seed is None else
                                  rt.profile.seed * 7 + id(self) % 100_000)
         mix = self.mix
@@ -159,7 +161,6 @@ class GearmanWorkerUser(User):
         wall = time.time()
         m.latency.record("work", f"{function.decode()} {outcome}", micros, int(wall))
         m.tick("executed", 1, wall)
-        self.fire(request_type="WORK", name=f"{function.decode()} {outcome}",
-                  response_time=micros / 1000, response_length=len(payload), exception=None,
-                  context={})
+        log_requests(self.stats, "WORK", f"{function.decode()} {outcome}", micros / 1000,
+                     len(payload), 1)
         return out
