@@ -164,7 +164,8 @@ class Connection:
         """The next packet or admin line; ReceiveTimeout / ConnectionClosed otherwise."""
         event = self.decoder.next_event()
         if event is not None:
-            self._note("recv", event, _raw_of(event))
+            if self.observer is not None:  # re-encoding costs: only for a transcript
+                self._note("recv", event, _raw_of(event))
             return event
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         while True:
@@ -190,7 +191,8 @@ class Connection:
                 self.decoder.feed_eof()
             event = self.decoder.next_event()
             if event is not None:
-                self._note("recv", event, _raw_of(event))
+                if self.observer is not None:
+                    self._note("recv", event, _raw_of(event))
                 return event
 
     def recv_packet(self, timeout: float | None = None) -> Packet:
