@@ -1,10 +1,19 @@
 """PNG plots of a run, drawn from summary.json (matplotlib, Agg backend).
 
-Strategy: three figures, each one question: how many jobs per second
-(throughput.png), how long they took per second (latency.png: p50/p90/p99 of
-submit->result and submit->JOB_CREATED, log scale, microseconds), and what the
-server held (queue.png: queued, running and worker counts from ``status``).
-Only the summary is read, so plots can be redrawn from an old run.
+Strategy: three figures, each one question, each readable on its own (title
+with profile, server and duration; labelled axes with units; a legend that
+says what each line measures):
+  throughput.png  jobs per second over time: submitted, JOB_CREATED received,
+                  final results received, executed by the workers. Lines that
+                  coincide (a healthy run) stay visible through distinct styles.
+  latency.png     per-second p50/p90/p99 (log scale, milliseconds): colour is
+                  the percentile, line style the measurement (submit->result,
+                  submit->JOB_CREATED, intended send->result).
+  queue.png       what the server held (admin ``status``): jobs queued and
+                  running, and connected workers on a second axis.
+Stage boundaries of the profile are shaded so a spike is easy to find, and the
+drain (after the last stage) is marked. Only the summary is read, so plots
+can be redrawn from an old run.
 """
 
 from __future__ import annotations
@@ -16,6 +25,17 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+TIME_LABEL = "time since the load started (s)"
+_THROUGHPUT = (("submitted", "submitted (sent by clients)", "-", 3.0),
+               ("created", "JOB_CREATED received", "--", 2.0),
+               ("results", "final results received (fg)", "-.", 2.0),
+               ("executed", "executed by workers", ":", 2.5))
+_METRICS = (("result", "submit → result", "-"), ("created", "submit → JOB_CREATED", "--"),
+            ("result_intended", "intended send → result", ":"))
+_PERCENTILE_COLOURS = {"p50": "tab:blue", "p90": "tab:orange", "p99": "tab:red"}
 
 
 def draw_all(summary: dict[str, Any], out_dir: Path) -> list[Path]:
@@ -26,69 +46,100 @@ def draw_all(summary: dict[str, Any], out_dir: Path) -> list[Path]:
 
 
 def _title(summary: dict[str, Any], what: str) -> str:
-    return f"{summary['profile']['name']} @ {summary['server']}: {what}"
+    profile = summary["profile"]
+    return (f"{what}\n{profile['name']} against {summary['server']}, "
+            f"{profile.get('duration_s', 0):g} s of load")
+
+
+def _stages(ax: Axes, summary: dict[str, Any]) -> None:
+    """Shade every other stage and mark where the drain begins."""
+    start = 0.0
+    for i, stage in enumerate(summary["profile"].get("stages", [])):
+        end = start + float(stage["duration"])
+        if i % 2:
+            ax.axvspan(start, end, color="0.93", zorder=0)
+        ax.text((start + end) / 2, 0.99, f"{stage['kind']}\n{stage['users']} users",
+                transform=ax.get_xaxis_transform(), ha="center", va="top", fontsize=7,
+                color="0.35")
+        start = end
+    if start:
+        ax.axvline(start, color="0.5", linestyle="--", linewidth=1)
+        ax.text(start, 0.85, " drain", transform=ax.get_xaxis_transform(), va="top",
+                fontsize=7, color="0.35")
+
+
+def _finish(fig: Any, ax: Axes, path: Path) -> Path:
+    ax.grid(alpha=0.3, which="both")
+    ax.set_xlabel(TIME_LABEL)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
 
 
 def _throughput(summary: dict[str, Any], path: Path) -> Path:
     rows = summary["over_time"]
-    fig, ax = plt.subplots(figsize=(9, 4))
+    fig, ax = plt.subplots(figsize=(10, 4.5))
     t = [r["t"] for r in rows]
-    for kind in ("submitted", "created", "results", "executed"):
+    for kind, label, style, width in _THROUGHPUT:
         values = [r.get(kind, 0) for r in rows]
         if any(values):
-            ax.plot(t, values, label=kind)
-    ax.set_xlabel("seconds")
-    ax.set_ylabel("per second")
-    ax.set_title(_title(summary, "throughput"))
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+            ax.plot(t, values, style, linewidth=width, label=f"{label}: "
+                    f"{sum(values):,} jobs")
+    _stages(ax, summary)
+    ax.set_ylabel("jobs per second")
+    ax.set_ylim(bottom=0)
+    ax.set_title(_title(summary, "Throughput"), fontsize=10)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    return _finish(fig, ax, path)
 
 
 def _latency(summary: dict[str, Any], path: Path) -> Path:
     rows = summary["over_time"]
-    fig, ax = plt.subplots(figsize=(9, 4))
+    fig, ax = plt.subplots(figsize=(10, 4.5))
     drawn = False
-    for metric, style in (("result", "-"), ("created", "--"), ("result_intended", ":")):
-        for p in ("p50", "p90", "p99"):
+    for metric, label, style in _METRICS:
+        for p, colour in _PERCENTILE_COLOURS.items():
             key = f"{metric}_{p}_us"
-            pts = [(r["t"], r[key]) for r in rows if key in r]
+            pts = [(r["t"], r[key] / 1000) for r in rows if key in r]
             if pts:
-                ax.plot([x for x, _ in pts], [y for _, y in pts], style, label=f"{metric} {p}")
+                ax.plot([x for x, _ in pts], [y for _, y in pts], style, color=colour,
+                        linewidth=1.8, label=f"{label}, {p}")
                 drawn = True
+    _stages(ax, summary)
     if drawn:
         ax.set_yscale("log")
-        ax.legend(loc="upper right", fontsize=7, ncol=3)
-    ax.set_xlabel("seconds")
-    ax.set_ylabel("microseconds")
-    ax.set_title(_title(summary, "latency percentiles per second"))
-    ax.grid(alpha=0.3, which="both")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    else:
+        ax.text(0.5, 0.5, "no latency recorded", transform=ax.transAxes, ha="center")
+    ax.set_ylabel("latency (ms, log scale)")
+    ax.set_title(_title(summary, "Latency percentiles, per second of the run"), fontsize=10)
+    return _finish(fig, ax, path)
 
 
 def _queue(summary: dict[str, Any], path: Path) -> Path:
     rows = summary["server_status"]["samples"]
-    fig, ax = plt.subplots(figsize=(9, 4))
+    fig, ax = plt.subplots(figsize=(10, 4.5))
     t = [r["t"] for r in rows]
-    ax.plot(t, [r["queued"] for r in rows], label="queued")
-    ax.plot(t, [r["running"] for r in rows], label="running")
-    ax.set_xlabel("seconds")
-    ax.set_ylabel("jobs")
+    ax.plot(t, [r["queued"] for r in rows], "-", linewidth=2, color="tab:blue",
+            label="jobs queued (waiting for a worker)")
+    ax.plot(t, [r["running"] for r in rows], "--", linewidth=2, color="tab:orange",
+            label="jobs running (held by a worker)")
+    ax.set_ylabel("jobs on the server")
+    ax.set_ylim(bottom=0)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax2 = ax.twinx()
-    ax2.plot(t, [r["workers"] for r in rows], "g:", label="workers (right)")
-    ax2.set_ylabel("workers")
-    ax.set_title(_title(summary, "server status (admin 'status')"))
-    ax.grid(alpha=0.3)
-    lines = ax.get_legend_handles_labels()
-    lines2 = ax2.get_legend_handles_labels()
-    ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="upper right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    ax2.plot(t, [r["workers"] for r in rows], ":", linewidth=2, color="tab:green",
+             label="connected workers (right axis)")
+    ax2.set_ylabel("connected workers")
+    ax2.set_ylim(bottom=0)
+    ax2.yaxis.set_major_locator(MaxNLocator(integer=True))
+    _stages(ax, summary)
+    ax.set_title(_title(summary, "Server status (admin 'status', polled)"), fontsize=10)
+    lines, labels = ax.get_legend_handles_labels()
+    lines2, labels2 = ax2.get_legend_handles_labels()
+    ax.legend(lines + lines2, labels + labels2, loc="upper left", bbox_to_anchor=(1.08, 1.0),
+              fontsize=8, frameon=False)
+    return _finish(fig, ax, path)
