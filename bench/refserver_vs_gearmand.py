@@ -33,8 +33,11 @@ What it measures, for each server:
    stops at ``--fill-cap`` seconds per level, and the level actually reached is
    reported (gearmand's unique hash table has a fixed 991 buckets, so its rate
    collapses as the queue grows and it may not reach 1M in time). At each level
-   ``--repeat`` timed samples of ``--measure`` submissions; the median counts.
-3. Memory: server RSS growth per queued background job, at the last level.
+   ``--repeat`` timed samples of ``--measure`` submissions (or ``--sample-seconds``,
+   whichever ends first); after each sample a worker takes that many jobs back off
+   the queue, so every sample starts at the level. The median counts.
+3. Memory: server RSS growth per queued background job, once the last level is
+   filled (before its samples).
 
 Prints a table with the ratio reference/gearmand and writes the figures as
 JSON under reports/bench/. The run is bounded: about 4-6 minutes with defaults.
@@ -47,6 +50,7 @@ import json
 import multiprocessing as mp
 import os
 import platform
+import signal
 import socket
 import statistics
 import struct
@@ -264,36 +268,86 @@ def rss_bytes(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
+class Drainer:
+    """A worker that takes jobs back off the queue (GRAB_JOB, WORK_COMPLETE), so that every
+    timed sample at a level starts from the same queue depth."""
+
+    def __init__(self, target: ProcessTarget) -> None:
+        self.sock = socket.create_connection((target.address.host, target.address.port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.settimeout(60)
+        self.decoder = Decoder()
+        self.sock.sendall(encode(Packet.build(T.CAN_DO, b"bench-bg")))
+        self.grab = encode(Packet.build(T.GRAB_JOB))
+
+    def _next(self) -> Packet:
+        while (ev := self.decoder.next_event()) is None:
+            data = self.sock.recv(1 << 18)
+            if not data:
+                raise SystemExit("server closed the draining worker's connection")
+            self.decoder.feed(data)
+        assert isinstance(ev, Packet)
+        return ev
+
+    def drain(self, count: int, batch: int) -> None:
+        left = count
+        while left:
+            n = min(batch, left)
+            self.sock.sendall(self.grab * n)
+            done = []
+            for _ in range(n):
+                ev = self._next()
+                if ev.type != T.JOB_ASSIGN:
+                    raise SystemExit(f"draining: expected JOB_ASSIGN, got {ev!r}")
+                done.append(encode(Packet(Magic.REQ, T.WORK_COMPLETE, (ev.args[0], b""))))
+            self.sock.sendall(b"".join(done))
+            left -= n
+        self.sock.sendall(encode(Packet.build(T.ECHO_REQ, b"fence")))   # all completions seen
+        while self._next().type != T.ECHO_RES:
+            pass
+
+    def close(self) -> None:
+        self.sock.close()
+
+
 def background(target: ProcessTarget, args: argparse.Namespace) -> dict[str, object]:
     from rich.progress import Progress
 
     assert target.pid is not None
     sub = Submitter(target)
+    drainer = Drainer(target)
     sub.run(1, 1)
     rss0 = rss_bytes(target.pid)
+    rss1 = rss0
     levels = []
+    queued = 1
     with Progress(console=console, transient=True) as progress:
         for level in args.levels:
             task = progress.add_task(f"{target.name}: filling to {level:,}", total=max(level, 1))
             fill_end = time.perf_counter() + args.fill_cap
-            while sub.sent < level and time.perf_counter() < fill_end:
-                sub.run(min(args.batch * 20, level - sub.sent), args.batch, deadline=fill_end)
-                progress.update(task, completed=sub.sent)
-            reached = sub.sent
+            while queued < level and time.perf_counter() < fill_end:
+                queued += sub.run(min(args.batch * 20, level - queued), args.batch,
+                                  deadline=fill_end)
+                progress.update(task, completed=queued)
+            reached = queued
             progress.remove_task(task)
+            if level == args.levels[-1]:
+                rss1 = rss_bytes(target.pid)      # memory with the deepest queue, before samples
             samples = []
             for _ in range(args.repeat):
                 t0 = time.perf_counter()
-                measured = sub.run(args.measure, args.batch, deadline=t0 + args.fill_cap)
+                measured = sub.run(args.measure, args.batch, deadline=t0 + args.sample_seconds)
                 samples.append(measured / (time.perf_counter() - t0))
+                drainer.drain(measured, args.batch)    # back to the level for the next sample
             rate = statistics.median(samples)
-            levels.append({"level": level, "queued_before": reached, "submits": measured,
-                           "per_s": round(rate), "samples": [round(s) for s in samples]})
-            console.print(f"  {target.name}: {rate:,.0f} bg submits/s with {reached:,} queued")
-    rss1 = rss_bytes(target.pid)
+            levels.append({"level": level, "queued_before": reached, "per_s": round(rate),
+                           "samples": [round(s) for s in samples]})
+            console.print(f"  {target.name}: {rate:,.0f} bg submits/s with {reached:,} queued "
+                          f"(samples: {', '.join(f'{s:,.0f}' for s in samples)})")
     sub.close()
-    return {"levels": levels, "queued_at_end": sub.sent, "rss_start": rss0, "rss_end": rss1,
-            "rss_per_job": round((rss1 - rss0) / max(sub.sent, 1), 1)}
+    drainer.close()
+    return {"levels": levels, "queued_at_rss": queued, "rss_start": rss0, "rss_end": rss1,
+            "rss_per_job": round((rss1 - rss0) / max(queued - 1, 1), 1)}
 
 
 # -- driver ----------------------------------------------------------------------------------------
@@ -342,6 +396,8 @@ def run_foreground(names: list[str], args: argparse.Namespace, log_dir: Path) ->
 
 
 def main(argv: list[str] | None = None) -> int:
+    # a TERM (timeout, CI) unwinds like Ctrl-C, so the servers started here are stopped
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--duration", type=float, default=5.0, help="timed seconds per fg run")
     p.add_argument("--warmup", type=float, default=0.5)
@@ -351,7 +407,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--window", type=int, default=16, help="fg jobs in flight per client")
     p.add_argument("--grabs", type=int, default=4, help="GRAB_JOBs outstanding per worker")
     p.add_argument("--levels", default="0,100000,1000000", help="queued jobs before bg runs")
-    p.add_argument("--measure", type=int, default=50_000, help="bg submissions per timed sample")
+    p.add_argument("--measure", type=int, default=50_000,
+                   help="bg submissions per timed sample (at most --sample-seconds long)")
+    p.add_argument("--sample-seconds", type=float, default=2.0,
+                   help="longest bg sample; the sample's jobs are drained again after it")
     p.add_argument("--batch", type=int, default=500, help="bg submissions per pipelined write")
     p.add_argument("--fill-cap", type=float, default=45.0,
                    help="seconds allowed to fill the queue to one level (and to time it)")
