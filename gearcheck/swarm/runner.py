@@ -193,6 +193,9 @@ def _print_summary(summary: dict[str, Any], console: Console, run_dir: Path) -> 
                   f"lost {inv['lost']}, duplicated {inv['duplicated']}")
     for row in summary["thresholds"]:
         mark = "[green]PASS[/green]" if row["passed"] else "[red]FAIL[/red]"
-        actual = row.get("actual_us", row.get("actual"))
+        if row.get("actual_us") is not None:
+            actual = f"{row['actual_us'] / 1000:.2f} ms"
+        else:
+            actual = str(row.get("actual"))
         console.print(f"  {mark} {escape(row['threshold'])} (actual {actual})")
     console.print(f"reports: {run_dir}")
