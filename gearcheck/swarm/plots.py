@@ -10,7 +10,8 @@ says what each line measures):
                   the percentile, line style the measurement (submit->result,
                   submit->JOB_CREATED, intended send->result).
   queue.png       what the server held (admin ``status``): jobs queued and
-                  running, and connected workers on a second axis.
+                  running, and capable workers (``status`` counts a worker once
+                  per function it can do) on a second axis.
 Stage boundaries of the profile are shaded so a spike is easy to find, and the
 drain (after the last stage) is marked. Only the summary is read, so plots
 can be redrawn from an old run.
@@ -60,11 +61,11 @@ def _stages(ax: Axes, summary: dict[str, Any]) -> None:
             ax.axvspan(start, end, color="0.93", zorder=0)
         ax.text((start + end) / 2, 0.99, f"{stage['kind']}\n{stage['users']} users",
                 transform=ax.get_xaxis_transform(), ha="center", va="top", fontsize=7,
-                color="0.35")
+                color="0.35", bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7})
         start = end
     if start:
         ax.axvline(start, color="0.5", linestyle="--", linewidth=1)
-        ax.text(start, 0.85, " drain", transform=ax.get_xaxis_transform(), va="top",
+        ax.text(start, 0.5, " drain", transform=ax.get_xaxis_transform(), va="top",
                 fontsize=7, color="0.35")
 
 
@@ -88,6 +89,7 @@ def _throughput(summary: dict[str, Any], path: Path) -> Path:
                     f"{sum(values):,} jobs")
     _stages(ax, summary)
     ax.set_ylabel("jobs per second")
+    ax.margins(y=0.2)  # headroom for the stage labels
     ax.set_ylim(bottom=0)
     ax.set_title(_title(summary, "Throughput"), fontsize=10)
     if ax.get_legend_handles_labels()[0]:
@@ -128,12 +130,14 @@ def _queue(summary: dict[str, Any], path: Path) -> Path:
     ax.plot(t, [r["running"] for r in rows], "--", linewidth=2, color="tab:orange",
             label="jobs running (held by a worker)")
     ax.set_ylabel("jobs on the server")
+    ax.margins(y=0.2)
     ax.set_ylim(bottom=0)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax2 = ax.twinx()
     ax2.plot(t, [r["workers"] for r in rows], ":", linewidth=2, color="tab:green",
-             label="connected workers (right axis)")
-    ax2.set_ylabel("connected workers")
+             label="capable workers, summed over\nthe profile's functions (right axis)")
+    ax2.set_ylabel("capable workers (sum over functions)")
+    ax2.margins(y=0.2)
     ax2.set_ylim(bottom=0)
     ax2.yaxis.set_major_locator(MaxNLocator(integer=True))
     _stages(ax, summary)
