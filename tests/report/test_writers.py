@@ -236,3 +236,31 @@ def test_pcap_pads_a_truncated_transcript_entry_to_its_real_length(tmp_path: Pat
     stream = _streams(list(rdpcap(str(path))))[(40000, 4730)]
     assert len(stream) == 100_012 + 14
     assert stream.startswith(head + b"a" * 500) and stream.endswith(b"\0REQ\0\0\0\x10\0\0\0\x02hi")
+
+
+def test_pcap_bytes_are_what_scapy_writes_for_the_same_frames(report: RunReport,
+                                                              tmp_path: Path) -> None:
+    """The struct-packed capture equals scapy's wrpcap of the same Ether/IP/TCP frames."""
+    from scapy.layers.inet import IP
+    from scapy.layers.l2 import Ether
+    from scapy.packet import Raw
+    from scapy.utils import wrpcap
+
+    from gearcheck.report.pcap import _base_time, transcript_frames, write_case_pcap
+
+    case = next(r for r in report.results if r.case_id == "GM-SUBMIT-001")
+    ours = write_case_pcap(case, tmp_path / "ours.pcap", report)
+    assert ours is not None
+    rebuilt = []
+    for frame in transcript_frames(case.transcript, _base_time(report)):
+        tcp = Ether(frame.data)[TCP]
+        pkt = Ether(src="00:00:00:00:00:00", dst="00:00:00:00:00:00") / IP(
+            src="127.0.0.1", dst="127.0.0.1") / TCP(
+            sport=tcp.sport, dport=tcp.dport, seq=tcp.seq, ack=tcp.ack, flags=tcp.flags,
+            window=65535)
+        if tcp.payload:
+            pkt = pkt / Raw(load=bytes(tcp.payload))
+        pkt.time = frame.time
+        rebuilt.append(pkt)
+    wrpcap(str(tmp_path / "scapy.pcap"), rebuilt)
+    assert ours.read_bytes() == (tmp_path / "scapy.pcap").read_bytes()
