@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import copy
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -175,8 +175,22 @@ class AppliedBaseline:
     stale: list[BaselineEntry]
 
 
+def _copy_for_verdicts(report: RunReport) -> RunReport:
+    """A copy whose verdicts and evidence can change without touching ``report``.
+
+    Transcripts (records of what happened, never edited) are shared rather than
+    deep-copied: copying tens of thousands of entries took longer than the rest.
+    """
+    out = copy.copy(report)
+    out.server = copy.deepcopy(report.server)
+    out.results = [replace(r, evidence=copy.deepcopy(r.evidence), tags=list(r.tags),
+                           expected=copy.deepcopy(r.expected), actual=copy.deepcopy(r.actual),
+                           transcript=list(r.transcript)) for r in report.results]
+    return out
+
+
 def apply_baseline(report: RunReport, baseline: Baseline) -> AppliedBaseline:
-    out = copy.deepcopy(report)
+    out = _copy_for_verdicts(report)
     seen: set[str] = set()
     for result in out.results:
         before = verdict_before_baseline(result)

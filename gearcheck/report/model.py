@@ -10,7 +10,7 @@ Bump ``SCHEMA_VERSION`` on any incompatible change to the serialised form.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -53,7 +53,10 @@ class TranscriptEntry:
     raw_hex: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Not asdict: its deep copy of every summary cost seconds on a run with tens of
+        # thousands of entries. The summary is shared: transcripts are records, never edited.
+        return {"t": self.t, "actor": self.actor, "direction": self.direction,
+                "summary": self.summary, "raw_hex": self.raw_hex}
 
 
 @dataclass
@@ -77,7 +80,7 @@ class CaseResult:
     transcript: list[TranscriptEntry] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        d = asdict(replace(self, transcript=[]))
         d["verdict"] = self.verdict.value
         d["failure_kind"] = self.failure_kind.value if self.failure_kind else None
         d["transcript"] = [e.to_dict() for e in self.transcript]
