@@ -12,7 +12,11 @@ from elsewhere on the machine does not land on one server only. Each run also
 records CPU seconds per job of the server process and of the generator processes:
 a server's CPU per job is far less sensitive to a noisy machine than its rate,
 and a generator near 100% of a core per pair says the generator, not the
-server, was the limit.
+server, was the limit. ``--nice N`` lowers the foreground generator processes'
+priority: with 16 of them on a small machine, a server at the same priority can
+wait behind its own load generator for a CPU (a multi-threaded server less so);
+it is off by default because other load on the machine then starves the niced
+generators instead.
 
 What it measures, for each server:
 
@@ -74,8 +78,11 @@ console = Console()
 # A pair is two processes, as in real life: a client and a worker. Each runs a blocking loop
 # (recv, decode, answer with one sendall), the cheapest a Python generator gets, so that the
 # generator, not the server, is the part with room to spare.
-def _connect(host: str, port: int) -> socket.socket:
-    """A blocking socket whose recv gives up after 0.2 s (SO_RCVTIMEO: no poll per recv)."""
+def _connect(host: str, port: int, nice: int) -> socket.socket:
+    """A blocking socket whose recv gives up after 0.2 s (SO_RCVTIMEO: no poll per recv).
+    The generator process lowers its own priority by ``nice`` first (see ``--nice``)."""
+    if nice:
+        os.nice(nice)
     sock = socket.create_connection((host, port))
     sock.settimeout(None)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -84,8 +91,8 @@ def _connect(host: str, port: int) -> socket.socket:
 
 
 def _client(host: str, port: int, function: bytes, warmup: float, duration: float,
-            window: int, start: mp.synchronize.Barrier, results: mp.Queue) -> None:
-    sock = _connect(host, port)
+            window: int, nice: int, start: mp.synchronize.Barrier, results: mp.Queue) -> None:
+    sock = _connect(host, port, nice)
     submit = encode(Packet.build(T.SUBMIT_JOB, function, b"", b"x" * 100))
     decoder = Decoder()
     work_complete = T.WORK_COMPLETE
@@ -120,8 +127,8 @@ def _client(host: str, port: int, function: bytes, warmup: float, duration: floa
 
 
 def _worker(host: str, port: int, function: bytes, warmup: float, duration: float,
-            grabs: int, start: mp.synchronize.Barrier, results: mp.Queue) -> None:
-    sock = _connect(host, port)
+            grabs: int, nice: int, start: mp.synchronize.Barrier, results: mp.Queue) -> None:
+    sock = _connect(host, port, nice)
     grab = encode(Packet.build(T.GRAB_JOB_UNIQ))
     pre_sleep = encode(Packet.build(T.PRE_SLEEP))
     decoder = Decoder()
@@ -181,9 +188,11 @@ def foreground(target: ProcessTarget, pairs: int, args: argparse.Namespace,
     for i in range(pairs):
         function = f"fg-{tag}-{pairs}-{i}".encode()
         procs.append(ctx.Process(target=_worker, args=(
-            host, port, function, args.warmup, args.duration, args.grabs, barrier, results)))
+            host, port, function, args.warmup, args.duration, args.grabs, args.nice, barrier,
+            results)))
         procs.append(ctx.Process(target=_client, args=(
-            host, port, function, args.warmup, args.duration, args.window, barrier, results)))
+            host, port, function, args.warmup, args.duration, args.window, args.nice, barrier,
+            results)))
     cpu0 = cpu_seconds(target.pid)
     for p in procs:
         p.start()
@@ -406,6 +415,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pairs", default="1,8", help="client/worker pair counts")
     p.add_argument("--window", type=int, default=16, help="fg jobs in flight per client")
     p.add_argument("--grabs", type=int, default=4, help="GRAB_JOBs outstanding per worker")
+    p.add_argument("--nice", type=int, default=0,
+                   help="niceness of the fg generator processes (default 0: same as the servers)")
     p.add_argument("--levels", default="0,100000,1000000", help="queued jobs before bg runs")
     p.add_argument("--measure", type=int, default=50_000,
                    help="bg submissions per timed sample (at most --sample-seconds long)")
