@@ -6,7 +6,7 @@ servers where gearmand agrees, so the fix is checked against the real thing.
 
 from __future__ import annotations
 
-from gearcheck.protocol import PacketType
+from gearcheck.protocol import Packet, PacketType
 
 T = PacketType
 
@@ -22,3 +22,23 @@ def test_dash_unique_with_empty_workload_never_coalesces(kit) -> None:
     assert fg not in (first, second)
     assert kit.submit(c, f, b"w", b"-", T.SUBMIT_JOB_BG) == kit.submit(c, f, b"w", b"-",
                                                                        T.SUBMIT_JOB_BG)
+
+
+def test_results_need_the_exact_handle_the_worker_holds(refkit) -> None:
+    """Workers' held jobs are looked up by the handle text (a faster path than parsing the
+    number): only the canonical handle, from the worker that holds the job, is accepted."""
+    kit = refkit
+    f = kit.fn()
+    w1, w2 = kit.worker(f), kit.worker(f)
+    c = kit.conn()
+    h = kit.submit(c, f)
+    assert kit.grab(w1).args[0] == h
+    prefix, _, number = h.rpartition(b":")
+    for other, handle in ((w2, h), (w1, prefix + b":0" + number), (w1, prefix + b":+" + number)):
+        other.send(Packet.build(T.WORK_COMPLETE, handle, b"r"))
+        assert other.expect(T.ERROR).args[0] == b"JOB_NOT_FOUND"
+    w1.send(Packet.build(T.WORK_FAIL, h + b"\0"))     # one trailing NUL is tolerated
+    assert c.expect(T.WORK_FAIL).args == (h + b"\0",)   # and forwarded verbatim, as gearmand
+    w1.send(Packet.build(T.WORK_COMPLETE, h, b"late"))       # the job is over
+    assert w1.expect(T.ERROR).args[0] == b"JOB_NOT_FOUND"
+    kit.silent(c)
