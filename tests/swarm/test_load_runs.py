@@ -7,6 +7,8 @@ summary.json, cross-checking job counts against the server's admin ``status``.
 
 from __future__ import annotations
 
+import csv
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -96,6 +98,15 @@ def test_headless_run_counts_match_the_server(
     assert res["min_us"] <= res["p50_us"] <= res["p99_us"] <= res["max_us"]
     assert s["server_status"]["max_queued"] >= parked_jobs
     assert s["passed"] is True
+    # Locust's own figures (logged per group of replies, not per job) count every job.
+    with open(result.run_dir / "locust_stats.csv", newline="") as f:
+        per_type: Counter[str] = Counter()
+        for row in csv.DictReader(f):
+            if row["Name"] != "Aggregated":
+                per_type[row["Type"]] += int(row["Request Count"])
+    assert per_type["SUBMIT"] == s["counts"]["created"] == bg["submissions"] + fg["submissions"]
+    assert per_type["JOB"] == fg["results"]
+    assert per_type["WORK"] == inv["workers"]["executions"]
 
 
 def test_threshold_too_tight_exits_1(gearmand: GearmandTarget, tmp_path: Path,
