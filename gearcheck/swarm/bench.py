@@ -81,11 +81,18 @@ def _cells(row: dict[str, Any]) -> list[str]:
             _ms(g.get("result_p99_us") or g.get("created_p99_us")),
             _ratio(r.get("result_p99_us") or r.get("created_p99_us"),
                    g.get("result_p99_us") or g.get("created_p99_us")),
-            f"{r.get('lost', '-')}/{g.get('lost', '-')}"]
+            f"{r.get('lost', '-')}/{g.get('lost', '-')}",
+            f"{_verdict(r)}/{_verdict(g)}"]
+
+
+def _verdict(figures: dict[str, Any]) -> str:
+    if "passed" not in figures:
+        return "no run"
+    return "pass" if figures["passed"] else "FAIL"
 
 
 HEADERS = ["profile", "ref jobs/s", "gearmand jobs/s", "ratio ref/gd", "ref p99 ms",
-           "gearmand p99 ms", "p99 ratio ref/gd", "lost ref/gd"]
+           "gearmand p99 ms", "p99 ratio ref/gd", "lost ref/gd", "thresholds ref/gd"]
 
 
 def _table(rows: list[dict[str, Any]]) -> Table:
