@@ -91,14 +91,15 @@ def _verdict(figures: dict[str, Any]) -> str:
     return "pass" if figures["passed"] else "FAIL"
 
 
-HEADERS = ["profile", "ref jobs/s", "gearmand jobs/s", "ratio ref/gd", "ref p99 ms",
-           "gearmand p99 ms", "p99 ratio ref/gd", "lost ref/gd", "thresholds ref/gd"]
+HEADERS = ["profile", "ref jobs/s", "gd jobs/s", "jobs/s ref/gd", "ref p99 ms", "gd p99 ms",
+           "p99 ref/gd", "lost ref/gd", "thresholds ref/gd"]
 
 
 def _table(rows: list[dict[str, Any]]) -> Table:
-    table = Table(title="reference server vs gearmand (p99: result, or JOB_CREATED for bg-only)")
+    table = Table(title="reference server (ref) vs gearmand (gd); p99: result, or JOB_CREATED "
+                        "for bg-only profiles")
     for h in HEADERS:
-        table.add_column(h, justify="left" if h == "profile" else "right")
+        table.add_column(h, justify="left" if h == "profile" else "right", no_wrap=True)
     for row in rows:
         table.add_row(*_cells(row))
     return table
