@@ -59,6 +59,8 @@ def test_limits_have_safe_defaults() -> None:
 def test_configured_limits_are_enforced(tmp_path: Path) -> None:
     args = ["--max-connections", "4", "--max-packet", "1024", "--max-queued-jobs", "3"]
     with RefServerTarget(log_dir=tmp_path, extra_args=args) as server:
+        # All eight stay open while they are counted: closing one would free a slot and
+        # let a later connection be served legitimately.
         conns = [Connection.open(server.address, timeout=2.0) for _ in range(8)]
         answered = 0
         for c in conns:
@@ -67,6 +69,7 @@ def test_configured_limits_are_enforced(tmp_path: Path) -> None:
                 answered += 1
             except (WireError, OSError):
                 pass
+        for c in conns:
             c.close()
         assert answered == 4
         time.sleep(0.2)
