@@ -28,7 +28,19 @@ from typing import Any
 from ..protocol import PacketType
 from . import frames
 from .config import ServerConfig
-from .jobs import DONE, HIGH, LOW, NORMAL, QUEUED, RUNNING, WAITING, Function, Job, JobTable
+from .jobs import (
+    DONE,
+    HIGH,
+    LOW,
+    NORMAL,
+    QUEUED,
+    RUNNING,
+    WAITING,
+    Function,
+    Job,
+    JobTable,
+    unique_key,
+)
 from .persistence import SqliteQueue
 
 log = logging.getLogger("gearcheck.refserver")
@@ -123,7 +135,8 @@ class Broker:
             return
         table = self.table
         func = table.functions.get(function) or table.function(function)
-        job = table.existing(func, unique, data) if unique else None
+        key = unique_key(unique, data) if unique else None
+        job = func.uniques.get(key) if key is not None else None
         if job is not None:
             if background:
                 self._make_background(job)
@@ -135,7 +148,7 @@ class Broker:
         if (limit and func.total >= limit) or len(table.jobs) >= self._max_jobs:
             session.send(_QUEUE_FULL)
             return
-        job = table.new_job(func, unique, data, priority, background, reducer, when)
+        job = table.new_job(func, unique, data, priority, background, reducer, when, key=key)
         if background:
             if self.queue is not None:
                 self._persist(job)

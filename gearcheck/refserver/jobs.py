@@ -153,7 +153,9 @@ class JobTable:
 
     def new_job(self, func: Function, unique: bytes, data: bytes, priority: int,
                 background: bool, reducer: bytes = b"", when: int = 0,
-                job_id: int | None = None) -> Job:
+                job_id: int | None = None, key: bytes | bool | None = True) -> Job:
+        """A new live job; ``key`` is its coalescing key when the caller already has it
+        (``None``: it has none), ``True`` (default) to compute it here."""
         if job_id is None:
             job_id = self.next_id
             self.next_id += 1
@@ -161,7 +163,8 @@ class JobTable:
             self.next_id = job_id + 1
         job = Job(job_id, func, unique, data, priority, background, reducer, when)
         self.jobs[job_id] = job
-        key = unique_key(unique, data) if unique else None
+        if key is True:
+            key = unique_key(unique, data) if unique else None
         if key is not None:
             func.uniques[key] = job
             self.by_unique[unique] = job
@@ -169,10 +172,6 @@ class JobTable:
 
     def get(self, job_id: int) -> Job | None:
         return self.jobs.get(job_id)
-
-    def existing(self, func: Function, unique: bytes, data: bytes) -> Job | None:
-        key = unique_key(unique, data)
-        return None if key is None else func.uniques.get(key)
 
     def enqueue(self, job: Job, now: float) -> bool:
         """Queue a job (new or requeued); True when it is runnable now."""
