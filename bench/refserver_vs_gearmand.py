@@ -39,7 +39,9 @@ What it measures, for each server:
    collapses as the queue grows and it may not reach 1M in time). At each level
    ``--repeat`` timed samples of ``--measure`` submissions (or ``--sample-seconds``,
    whichever ends first); after each sample a worker takes that many jobs back off
-   the queue, so every sample starts at the level. The median counts.
+   the queue, so every sample starts at the level. The median counts. One untimed
+   sample (drained again) comes first: a fresh server's first burst pays for
+   growing its heap and tables.
 3. Memory: server RSS growth per queued background job, once the last level is
    filled (before its samples).
 
@@ -326,6 +328,10 @@ def background(target: ProcessTarget, args: argparse.Namespace) -> dict[str, obj
     sub = Submitter(target)
     drainer = Drainer(target)
     sub.run(1, 1)
+    # one untimed sample first, drained again: a fresh process's first burst pays for
+    # growing its heap and tables, which is start-up, not submission, cost (either server)
+    drainer.drain(sub.run(args.measure, args.batch,
+                          deadline=time.perf_counter() + args.sample_seconds), args.batch)
     rss0 = rss_bytes(target.pid)
     rss1 = rss0
     levels = []
