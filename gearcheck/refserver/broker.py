@@ -166,9 +166,11 @@ class Broker:
             self._arm_epoch_timer()
 
     def _attach(self, session: Any, job: Job) -> None:
+        """One entry per foreground submission, as gearmand: a connection that submitted
+        the same job twice is owed (and gets) every WORK_* packet twice."""
         if job.clients is None:
             job.clients = [session]
-        elif session not in job.clients:
+        else:
             job.clients.append(session)
         session.attached.add(job)
 
@@ -400,7 +402,7 @@ class Broker:
         for job in list(session.attached):
             clients = job.clients
             if clients is not None and session in clients:
-                clients.remove(session)
+                clients[:] = [c for c in clients if c is not session]
             if not clients and job.state in (QUEUED, WAITING) and not job.background:
                 self.end(job)
         session.attached.clear()

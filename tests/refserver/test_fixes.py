@@ -42,3 +42,26 @@ def test_results_need_the_exact_handle_the_worker_holds(refkit) -> None:
     w1.send(Packet.build(T.WORK_COMPLETE, h, b"late"))       # the job is over
     assert w1.expect(T.ERROR).args[0] == b"JOB_NOT_FOUND"
     kit.silent(c)
+
+
+def test_same_connection_coalesced_twice_gets_every_result_twice(kit) -> None:
+    """gearmand keeps one client entry per foreground submission: a connection that joined
+    a job twice gets each WORK_* twice and counts twice in STATUS_RES_UNIQUE (found through
+    the coalescing-storm load profile, whose client owes each submission its own result)."""
+    f = kit.fn()
+    c, other = kit.conn(), kit.conn()
+    u = b"twice-" + f
+    h = kit.submit(c, f, b"x", unique=u)
+    assert kit.submit(c, f, b"y", unique=u) == h
+    assert kit.submit(other, f, b"z", unique=u) == h
+    c.send(Packet.build(T.GET_STATUS_UNIQUE, u))
+    assert c.expect(T.STATUS_RES_UNIQUE).args[-1] == b"3"
+    other.close()                                     # the other client leaves: c stays twice
+    w = kit.worker(f)
+    assert kit.grab(w).args[0] == h
+    w.send(Packet.build(T.WORK_DATA, h, b"d"))
+    w.send(Packet.build(T.WORK_COMPLETE, h, b"r"))
+    got = [c.recv_packet() for _ in range(4)]
+    assert sorted((p.type, p.args) for p in got) == sorted(
+        [(T.WORK_DATA, (h, b"d"))] * 2 + [(T.WORK_COMPLETE, (h, b"r"))] * 2)
+    kit.silent(c)
