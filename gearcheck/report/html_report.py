@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup, escape
 
 from ._text import clip, clip_text
-from .model import RunReport, Verdict
+from .model import RunReport, TranscriptEntry, Verdict
 from .summary_md import LEVEL_ORDER, outcome
 
 OPEN_VERDICTS = frozenset({"FAIL", "XPASS", "ERROR"})
@@ -75,13 +76,34 @@ def hexdump(raw_hex: str, width: int = 16) -> str:
     return "\n".join(rows)
 
 
+def transcript_rows(entries: list[TranscriptEntry]) -> Markup:
+    """The transcript table's rows, one line each, escaped as the template would.
+
+    Rendered here rather than by a template loop: a run's transcripts hold tens of
+    thousands of entries, and Jinja's per-row overhead made report.html the
+    slowest report to write.
+    """
+    rows = []
+    for e in entries:
+        data = ""
+        if e.raw_hex:
+            data = (f'<details><summary>{len(e.raw_hex) // 2} B</summary>'
+                    f'<code class="hex">{escape(hexdump(e.raw_hex))}</code></details>')
+        rows.append(f'      <tr class="d-{escape(e.direction)}"><td>{e.t:.4f}'
+                    f'</td><td>{escape(e.actor)}</td><td>'
+                    f'{escape(ARROWS.get(e.direction, "·"))}</td><td>'
+                    f'{escape(packet_text(e.summary))}</td><td>{data}</td></tr>')
+    return Markup("\n".join(rows))
+
+
 @cache
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("gearcheck.report", "templates"),
         autoescape=jinja2.select_autoescape(["html"], default_for_string=True),
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(pretty=pretty, packet=packet_text, hexdump=hexdump)
+    env.filters.update(pretty=pretty, packet=packet_text, hexdump=hexdump,
+                       transcript_rows=transcript_rows)
     return env
 
 

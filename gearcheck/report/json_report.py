@@ -17,6 +17,8 @@ jsonschema run too, for its best-match message and JSON path.
 from __future__ import annotations
 
 import json
+import re
+import secrets
 from enum import Enum
 from functools import cache
 from importlib import resources
@@ -63,8 +65,27 @@ def _plain(value: object) -> object:
 
 
 def report_to_json_text(report: RunReport) -> str:
-    """report.json's text (bytes become hex, unknown objects their repr)."""
-    return json.dumps(report.to_dict(), default=_plain, indent=1, ensure_ascii=False) + "\n"
+    """report.json's text (bytes become hex, unknown objects their repr).
+
+    Indented one space a level, except that each transcript entry is one line.
+    ``json.dumps`` with an indent runs the pure-Python encoder, which took
+    seconds over a run's tens of thousands of entries; so the entries are
+    encoded by the C encoder on their own and put in place of unique
+    placeholders in the indented text.
+    """
+    data = report.to_dict()
+    encode = json.JSONEncoder(default=_plain, ensure_ascii=False).encode
+    token = f"\0gearcheck-entry-{secrets.token_hex(8)}-"
+    entries: list[str] = []
+    for result in data["results"]:
+        placeholders = []
+        for entry in result["transcript"]:
+            placeholders.append(f"{token}{len(entries)}")
+            entries.append(encode(entry))
+        result["transcript"] = placeholders
+    text = json.dumps(data, default=_plain, indent=1, ensure_ascii=False)
+    marker = re.compile(re.escape(json.dumps(token)[:-1]) + r'(\d+)"')
+    return marker.sub(lambda m: entries[int(m.group(1))], text) + "\n"
 
 
 def report_to_json_data(report: RunReport) -> dict[str, Any]:
