@@ -1,7 +1,8 @@
 """The Locust client user: one connection, a window of jobs in flight.
 
 Strategy: a user is one gevent greenlet driving one ``wire.Connection`` (one
-TCP connection to the server). It keeps up to ``in_flight`` submissions
+TCP connection to the server, reopened after a loss by ``ReconnectingUser``,
+which counts what was in flight as fg_connection_lost). It keeps up to ``in_flight`` submissions
 outstanding and writes them in batches (pipelining: one ``send_many`` per
 refill). Replies are decoded with the shared ``protocol.Decoder``:
 JOB_CREATED comes back in submit order on a connection, so a FIFO matches it
@@ -35,7 +36,6 @@ what it has in flight, then records what never came back.
 
 from __future__ import annotations
 
-import random
 import time
 from collections import deque
 from itertools import accumulate
@@ -43,14 +43,14 @@ from typing import Any
 from uuid import uuid4
 
 import gevent
-from locust import User, constant, task
+from locust import task
 
-from ..protocol import Magic, Packet, PacketType, Priority, ProtocolError, encode, submit_type
-from ..wire import Connection, WireError
+from ..protocol import Magic, Packet, PacketType, Priority, encode, submit_type
+from ..wire import WireError
 from .jobids import make_payload, new_origin
 from .locust_stats import log_requests
 from .profile import ClientMix
-from .runtime import current
+from .reconnecting_user import ReconnectingUser
 
 _PRIORITY = {"high": Priority.HIGH, "normal": Priority.NORMAL, "low": Priority.LOW}
 _FINAL = {PacketType.WORK_COMPLETE: "complete", PacketType.WORK_FAIL: "fail",
@@ -86,25 +86,17 @@ class _Run:
 _Waiting = tuple[str, int, int, int]
 
 
-class GearmanClientUser(User):
+class GearmanClientUser(ReconnectingUser):
     """Submits jobs as its ``mix`` (set on generated subclasses) says."""
 
     abstract = True
     mix: ClientMix
-    wait_time = constant(0)
+    role = "client"
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
-        rt = current()
-        self.rt = rt
-        self.m = rt.measurements
-        self.fire = environment.events.request.fire
-        self.stats = environment.stats
-        self.rng = random.Random(None if rt.profile.seed is None else
-                                 rt.profile.seed + id(self) % 100_000)
         self.origin = new_origin().encode()
         self.seq = 0
-        self.conn: Connection | None = None
         self.awaiting_created: deque[_Run] = deque()
         self.fg_waiting: dict[bytes, list[_Waiting]] = {}
         self.outstanding = 0
@@ -144,40 +136,27 @@ class GearmanClientUser(User):
 
     # -- Locust lifecycle --------------------------------------------------
     def on_start(self) -> None:
-        self.conn = Connection.open(self.rt.address, timeout=10.0)
+        self.conn = self._open()
 
     def on_stop(self) -> None:
         # Stopped by the shape or the UI with jobs in flight: those are abandoned
         # (reported), not lost: nobody waited for them.
         counts = self.m.ledger.counts
-        abandoned_fg = sum(len(v) for v in self.fg_waiting.values()) + sum(
-            r.count for r in self.awaiting_created if not r.background)
-        abandoned_bg = sum(r.count for r in self.awaiting_created if r.background)
+        abandoned_fg, abandoned_bg = self._drop_in_flight()
         if abandoned_fg:
             counts["fg_abandoned"] += abandoned_fg
             counts["fg_submitted"] -= abandoned_fg
         if abandoned_bg:
             counts["bg_abandoned"] += abandoned_bg
-        self.m.in_flight -= self.outstanding
-        self.outstanding = 0
-        self.fg_waiting.clear()
-        self.awaiting_created.clear()
         if self.conn is not None:
             self.conn.close()
 
     @task
     def submit_forever(self) -> None:
-        try:
-            self._loop()
-        except (OSError, WireError, ProtocolError) as exc:
-            self.m.error(f"client connection: {type(exc).__name__}")
-            self.fire(request_type="CONNECTION", name="client", response_time=0,
-                      response_length=0, exception=exc, context={})
-            self._forget_all("fg_connection_lost")
-            if self.conn is not None:
-                self.conn.close()
-            gevent.sleep(0.5)
-            self.conn = Connection.open(self.rt.address, timeout=10.0)
+        self._run_reconnecting(self._loop)
+
+    def _connection_lost(self) -> None:
+        self._forget_all("fg_connection_lost")
 
     # -- the loop ----------------------------------------------------------
     def _loop(self) -> None:
@@ -464,15 +443,21 @@ class GearmanClientUser(User):
             gevent.sleep(1.0)
 
     def _forget_all(self, reason: str) -> None:
+        """Give up on everything in flight: foreground jobs counted under ``reason``."""
         counts = self.m.ledger.counts
-        fg = sum(len(v) for v in self.fg_waiting.values()) + sum(
-            r.count for r in self.awaiting_created if not r.background)
-        bg = sum(r.count for r in self.awaiting_created if r.background)
+        fg, bg = self._drop_in_flight()
         if fg:
             counts[reason] += fg
         if bg:
             counts["bg_never_created"] += bg
+
+    def _drop_in_flight(self) -> tuple[int, int]:
+        """Stop waiting for every submission in flight; how many were fg and bg."""
+        fg = sum(len(v) for v in self.fg_waiting.values()) + sum(
+            r.count for r in self.awaiting_created if not r.background)
+        bg = sum(r.count for r in self.awaiting_created if r.background)
         self.m.in_flight -= self.outstanding
         self.outstanding = 0
         self.fg_waiting.clear()
         self.awaiting_created.clear()
+        return fg, bg

@@ -17,20 +17,19 @@ without noting its execution (the ledger must call it lost) and
 
 from __future__ import annotations
 
-import random
 import time
 from itertools import accumulate
 from typing import Any
 
 import gevent
-from locust import User, constant, task
+from locust import task
 
-from ..protocol import Magic, Packet, PacketType, ProtocolError
-from ..wire import Connection, ReceiveTimeout, WireError
+from ..protocol import Magic, Packet, PacketType
+from ..wire import Connection, ReceiveTimeout
 from .jobids import parse_job_id
 from .locust_stats import log_requests
 from .profile import WorkerMix
-from .runtime import current
+from .reconnecting_user import ReconnectingUser
 
 _OUTCOME_TYPES = {"complete": PacketType.WORK_COMPLETE, "fail": PacketType.WORK_FAIL,
                   "exception": PacketType.WORK_EXCEPTION}
@@ -39,30 +38,23 @@ _GRAB = Packet(_REQ, PacketType.GRAB_JOB_UNIQ, ())
 _PRE_SLEEP = Packet(_REQ, PacketType.PRE_SLEEP, ())
 
 
-class GearmanWorkerUser(User):
+class GearmanWorkerUser(ReconnectingUser):
     """Serves jobs as its ``mix`` (set on generated subclasses) says."""
 
     abstract = True
     mix: WorkerMix
-    wait_time = constant(0)
+    role = "worker"
+    seed_scale = 7
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
-        rt = current()
-        self.rt = rt
-        self.m = rt.measurements
-        self.fire = environment.events.request.fire
-        self.stats = environment.stats
-        self.rng = random.Random(None if rt.profile.seed is None else
-                                 rt.profile.seed * 7 + id(self) % 100_000)
         mix = self.mix
         self.outcomes = [o for o, _ in mix.outcomes]
         self.outcome_cum = list(accumulate(w for _, w in mix.outcomes))
         self.result = b"r" * mix.result_bytes
-        self.conn: Connection | None = None
 
     def on_start(self) -> None:
-        self.conn = Connection.open(self.rt.address, timeout=10.0)
+        self.conn = self._open()
         self.conn.send_many(Packet(_REQ, PacketType.CAN_DO, (f.encode(),))
                             for f in self.mix.functions)
 
@@ -72,16 +64,7 @@ class GearmanWorkerUser(User):
 
     @task
     def work_forever(self) -> None:
-        try:
-            self._loop()
-        except (OSError, WireError, ProtocolError) as exc:
-            self.m.error(f"worker connection: {type(exc).__name__}")
-            self.fire(request_type="CONNECTION", name="worker", response_time=0,
-                      response_length=0, exception=exc, context={})
-            if self.conn is not None:
-                self.conn.close()
-            gevent.sleep(0.5)
-            self.on_start()
+        self._run_reconnecting(self._loop)
 
     def _loop(self) -> None:
         conn = self.conn
