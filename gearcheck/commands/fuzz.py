@@ -20,17 +20,14 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..robustness.fuzz_run import FuzzRun
-from ..robustness.loopback import NotLoopbackError, require_loopback
-from ..robustness.managed import TARGET_NAMES, make_target
+from ..robustness.loopback import NotLoopbackError
 from ..targets import TargetError
-from ..wire import Address
+from ._server_choice import add_server_choice, open_server
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("fuzz", help="send generated hostile input to a loopback server")
-    where = p.add_mutually_exclusive_group(required=True)
-    where.add_argument("--server", help="host:port of a running server (loopback only)")
-    where.add_argument("--target", choices=TARGET_NAMES, help="start this server here")
+    add_server_choice(p, server_help="host:port of a running server (loopback only)")
     p.add_argument("--seconds", type=float, default=30.0, help="time budget (default 30)")
     p.add_argument("--seed", type=int, default=0, help="generation seed (default 0)")
     p.add_argument("--max-inputs", type=int, default=None, help="stop after this many inputs")
@@ -51,14 +48,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     run_name = args.run_name or time.strftime(f"%Y%m%d-%H%M%S-seed{args.seed}")
     out_dir = Path(args.out) / run_name
-    target = None
-    address: Address | None = None
     try:
-        if args.server:
-            address = require_loopback(args.server, tool="gearcheck fuzz")
-        else:
-            target = make_target(args.target, log_dir=out_dir / "server")
-            target.start()
+        address, target = open_server(args, tool="gearcheck fuzz", log_dir=out_dir / "server")
+        shown = args.target if target is not None else str(address)
     except NotLoopbackError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -70,14 +62,14 @@ def run(args: argparse.Namespace) -> int:
                       TextColumn("{task.fields[inputs]} inputs"), TimeElapsedColumn(),
                       console=console, disable=args.no_progress) as progress:
             task = progress.add_task("fuzz", total=args.seconds, inputs=0,
-                                     server=str(address or args.target))
+                                     server=shown)
             fuzz = FuzzRun(address, out_dir=out_dir, seconds=args.seconds, seed=args.seed,
                            max_inputs=args.max_inputs, target=target,
                            deadline_s=args.deadline, shrink_seconds=args.shrink_seconds,
                            on_input=lambda n, t: progress.update(task, completed=t, inputs=n))
             summary = fuzz.run()
     except (OSError, TargetError) as exc:
-        console.print(f"gearcheck fuzz: cannot fuzz {address or args.target}: {exc}")
+        console.print(f"gearcheck fuzz: cannot fuzz {shown}: {exc}")
         return 2
     finally:
         if target is not None:

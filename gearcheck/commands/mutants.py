@@ -21,18 +21,16 @@ from rich.table import Table
 
 from ..engine.loader import find_files, load_file
 from ..engine.probe import ProbeError
-from ..robustness.loopback import NotLoopbackError, require_loopback
-from ..robustness.managed import TARGET_NAMES, make_target
+from ..robustness.loopback import NotLoopbackError
 from ..robustness.mutants_run import markdown, run_mutants
 from ..robustness.mutations import BY_NAME, MUTATIONS
-from ..targets import TargetError
+from ..targets import ProcessTarget, TargetError
+from ._server_choice import add_server_choice, open_server
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("mutants", help="score the conformance suite against mutant servers")
-    where = p.add_mutually_exclusive_group(required=True)
-    where.add_argument("--server", help="host:port of a correct server (loopback only)")
-    where.add_argument("--target", choices=TARGET_NAMES, help="start this server here")
+    add_server_choice(p, server_help="host:port of a correct server (loopback only)")
     p.add_argument("--cases", nargs="+", default=["conformance"],
                    help="YAML files or folders (default: conformance/)")
     p.add_argument("--mutation", action="append", choices=sorted(BY_NAME),
@@ -67,14 +65,10 @@ def run(args: argparse.Namespace) -> int:
     if args.clean_only:
         mutations = []
     out_dir = Path(args.out) / (args.run_name or time.strftime("%Y%m%d-%H%M%S"))
-    target = None
+    target: ProcessTarget | None = None
     try:
-        if args.server:
-            upstream = require_loopback(args.server, tool="gearcheck mutants")
-        else:
-            target = make_target(args.target, log_dir=out_dir / "server")
-            target.start()
-            upstream = target.address
+        upstream, target = open_server(args, tool="gearcheck mutants",
+                                       log_dir=out_dir / "server")
         runs = len(mutations) + 1 + (0 if args.no_direct else 1)
         with Progress(TextColumn("{task.fields[what]:<26}"), BarColumn(), MofNCompleteColumn(),
                       console=console) as progress:
