@@ -29,25 +29,25 @@ def _garbage(conn: socket.socket, stop: threading.Event) -> None:
     stop.wait(30)
 
 
+def _trickle(conn: socket.socket, stop: threading.Event, chunk: bytes, pause_s: float) -> None:
+    """Send ``chunk`` every ``pause_s`` until stopped or the peer goes away."""
+    while not stop.is_set():
+        try:
+            conn.sendall(chunk)
+        except OSError:
+            return
+        time.sleep(pause_s)
+
+
 def _endless_reply(conn: socket.socket, stop: threading.Event) -> None:
     """A reply that never ends: a valid header declaring 32 MiB, then a trickle forever."""
     conn.sendall(b"\0RES" + struct.pack(">II", 17, 32 << 20))
-    while not stop.is_set():
-        try:
-            conn.sendall(b"x" * 256)
-        except OSError:
-            return
-        time.sleep(0.01)
+    _trickle(conn, stop, b"x" * 256, 0.01)
 
 
 def _endless_line(conn: socket.socket, stop: threading.Event) -> None:
     """An admin-style line that never gets its newline."""
-    while not stop.is_set():
-        try:
-            conn.sendall(b"a" * 4096)
-        except OSError:
-            return
-        time.sleep(0.005)
+    _trickle(conn, stop, b"a" * 4096, 0.005)
 
 
 def _four_gib(conn: socket.socket, stop: threading.Event) -> None:
