@@ -1,4 +1,10 @@
-"""``gearcheck probe HOST:PORT``: is a Gearman server there, and what is it?"""
+"""``gearcheck probe HOST:PORT``: is a Gearman server there, and what is it?
+
+One connection: an ECHO round trip (its time in microseconds), then the admin
+``version`` and ``status`` (how many functions it knows); a server that
+answers ECHO but not the admin protocol is still reported, with why. Prints
+JSON; exit 0 when ECHO answered, 2 when the address is bad or nothing answers.
+"""
 
 from __future__ import annotations
 
