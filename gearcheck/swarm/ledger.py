@@ -76,9 +76,6 @@ class Ledger:
                 entry[1] += 1
         self.counts.update(data.get("counts", {}))
 
-    def merge_local(self, delta: LedgerDelta) -> None:
-        self.merge(delta.export())
-
     def verdict(self, queued_at_end: int = 0) -> dict[str, Any]:
         bg_jobs = len(self.created)
         bg_submissions = sum(e[1] for e in self.created.values())
