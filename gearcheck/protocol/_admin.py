@@ -126,40 +126,38 @@ def _rows(command: str, lines: list[bytes] | list[str]) -> list[str]:
     return texts[:-1]
 
 
-def _ints(command: str, row: str, values: list[str], names: tuple[str, ...]) -> list[int]:
-    out = []
-    for name, v in zip(names, values, strict=True):
+def _tab_row(command: str, row: str, columns: tuple[str, ...]) -> tuple[str, list[int]]:
+    """A row of tab-separated columns: the first as text, the rest as numbers."""
+    cols = row.split("\t")
+    if len(cols) != len(columns):
+        raise AdminReplyError(
+            f"{command!r} row {row!r} has {len(cols)} tab-separated columns, expected "
+            f"{len(columns)} ({', '.join(columns)})")
+    numbers = []
+    for name, v in zip(columns[1:], cols[1:], strict=True):
         try:
-            out.append(int(v))
+            numbers.append(int(v))
         except ValueError:
             raise AdminReplyError(
                 f"{command!r} row {row!r}: column {name} is {v!r}, not a number") from None
-    return out
+    return cols[0], numbers
 
 
 def parse_status(lines: list[bytes] | list[str]) -> dict[str, FunctionStatus]:
     out: dict[str, FunctionStatus] = {}
     for row in _rows("status", lines):
-        cols = row.split("\t")
-        if len(cols) != 4:
-            raise AdminReplyError(
-                f"'status' row {row!r} has {len(cols)} tab-separated columns, expected 4 "
-                f"(function, total, running, workers)")
-        total, running, workers = _ints("status", row, cols[1:], ("total", "running", "workers"))
-        out[cols[0]] = FunctionStatus(cols[0], total, running, workers)
+        function, (total, running, workers) = _tab_row(
+            "status", row, ("function", "total", "running", "workers"))
+        out[function] = FunctionStatus(function, total, running, workers)
     return out
 
 
 def parse_priority_status(lines: list[bytes] | list[str]) -> dict[str, PriorityStatus]:
     out: dict[str, PriorityStatus] = {}
     for row in _rows("prioritystatus", lines):
-        cols = row.split("\t")
-        if len(cols) != 5:
-            raise AdminReplyError(
-                f"'prioritystatus' row {row!r} has {len(cols)} columns, expected 5 "
-                f"(function, high, normal, low, workers)")
-        h, n, lo, w = _ints("prioritystatus", row, cols[1:], ("high", "normal", "low", "workers"))
-        out[cols[0]] = PriorityStatus(cols[0], h, n, lo, w)
+        function, (high, normal, low, workers) = _tab_row(
+            "prioritystatus", row, ("function", "high", "normal", "low", "workers"))
+        out[function] = PriorityStatus(function, high, normal, low, workers)
     return out
 
 
@@ -180,14 +178,9 @@ def parse_workers(lines: list[bytes] | list[str]) -> list[WorkerInfo]:
 def parse_show_jobs(lines: list[bytes] | list[str]) -> list[JobInfo]:
     out = []
     for row in _rows("show jobs", lines):
-        cols = row.split("\t")
-        if len(cols) != 4:
-            raise AdminReplyError(
-                f"'show jobs' row {row!r} has {len(cols)} columns, expected 4 "
-                f"(handle, retries, ignored, queued)")
-        retries, ignored, queued = _ints("show jobs", row, cols[1:],
-                                         ("retries", "ignored", "queued"))
-        out.append(JobInfo(cols[0], retries, bool(ignored), bool(queued)))
+        handle, (retries, ignored, queued) = _tab_row(
+            "show jobs", row, ("handle", "retries", "ignored", "queued"))
+        out.append(JobInfo(handle, retries, bool(ignored), bool(queued)))
     return out
 
 
