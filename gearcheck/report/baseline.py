@@ -7,6 +7,7 @@ File format (fixtures/baselines/<server>.yaml)::
       - id: GM-WORK-009
         reason: WORK_EXCEPTION is terminal in gearmand; the later WORK_FAIL gets ERROR
         verdict: FAIL                  # optional: FAIL (default), NON-STRICT or UNSUPPORTED
+        flaky: true                    # optional: the server shows this failure only now and then
 
 Strategy: load with the position-keeping YAML loader so every problem is
 reported as ``file:line: what is wrong`` (unknown keys, a missing reason, a
@@ -18,7 +19,11 @@ case's verdict is compared with the one the entry expects:
     the case did better              -> XPASS (the entry must go: the gate fails on it)
     the case did worse, or ERROR     -> unchanged (a new failure, or a run that could not judge)
 
-"Better" means PASS over NON-STRICT over FAIL/UNSUPPORTED. The verdict before
+"Better" means PASS over NON-STRICT over FAIL/UNSUPPORTED. A ``flaky`` entry is
+for a server defect that depends on timing (gearmand's counters after a
+CAN_DO_TIMEOUT race): when the case does better, it keeps its own verdict
+instead of becoming XPASS, so the gate neither fails on it nor asks for the
+entry to go; the evidence still says the entry was flaky and what happened. The verdict before
 the baseline, the reason and the entry's file:line go into the case's
 ``evidence["baseline"]``, so applying another baseline later starts again
 from the verdict the run really produced. Entries that match no case are
@@ -38,7 +43,7 @@ from ..engine.positions import PosDict, PosList, load_documents
 from .model import CaseResult, RunReport, Verdict
 
 EXPECTABLE = (Verdict.FAIL, Verdict.NON_STRICT, Verdict.UNSUPPORTED)
-ENTRY_KEYS = {"id", "reason", "verdict"}
+ENTRY_KEYS = {"id", "reason", "verdict", "flaky"}
 TOP_KEYS = {"server", "known_failures", "notes"}
 CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _RANK = {Verdict.PASS: 2, Verdict.NON_STRICT: 1, Verdict.FAIL: 0, Verdict.UNSUPPORTED: 0}
@@ -53,6 +58,7 @@ class BaselineEntry:
     case_id: str
     reason: str
     verdict: Verdict = Verdict.FAIL
+    flaky: bool = False
     file: str = ""
     line: int = 0
 
@@ -98,7 +104,11 @@ def _entry(path: Path, item: object, line: int) -> BaselineEntry:
         raise _fail(path, item.lines.get("verdict", item.line),
                     f"{case_id}: 'verdict' must be one of "
                     f"{[v.value for v in EXPECTABLE]}, got {raw_verdict!r}")
-    return BaselineEntry(case_id, " ".join(reason.split()), verdict, str(path), item.line)
+    flaky = item.get("flaky", False)
+    if not isinstance(flaky, bool):
+        raise _fail(path, item.lines.get("flaky", item.line),
+                    f"{case_id}: 'flaky' is true or false, got {flaky!r}")
+    return BaselineEntry(case_id, " ".join(reason.split()), verdict, flaky, str(path), item.line)
 
 
 def parse_baseline(text: str, path: Path | str) -> Baseline:
@@ -157,14 +167,14 @@ def verdict_before_baseline(result: CaseResult) -> Verdict:
     return result.verdict
 
 
-def judge(actual: Verdict, expected: Verdict) -> Verdict:
+def judge(actual: Verdict, expected: Verdict, *, flaky: bool = False) -> Verdict:
     """The verdict of a listed case whose run gave ``actual`` where ``expected`` was known."""
     if actual not in _RANK:  # ERROR (or anything else): the run could not judge
         return actual
     if actual is expected:
         return Verdict.XFAIL if actual is Verdict.FAIL else actual
     if _RANK[actual] > _RANK[expected]:
-        return Verdict.XPASS
+        return actual if flaky else Verdict.XPASS
     return actual
 
 
@@ -200,10 +210,12 @@ def apply_baseline(report: RunReport, baseline: Baseline) -> AppliedBaseline:
             result.verdict = before
             continue
         seen.add(result.case_id)
-        result.verdict = judge(before, entry.verdict)
+        result.verdict = judge(before, entry.verdict, flaky=entry.flaky)
         result.evidence["baseline"] = {
             "reason": entry.reason, "expected": entry.verdict.value,
             "verdict_before": before.value, "file": entry.file, "line": entry.line}
+        if entry.flaky:
+            result.evidence["baseline"]["flaky"] = True
     out.baseline = baseline.path
     stale = [e for cid, e in baseline.entries.items() if cid not in seen]
     return AppliedBaseline(out, baseline, stale)
