@@ -29,7 +29,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..targets import ExternalTarget, Target, TargetError, free_port
+from ..targets import ExternalTarget, RefServerTarget, Target, TargetError, free_port
 from ..wire import Address
 from .profile import Profile, ProfileError, load_profile, with_duration
 
@@ -51,13 +51,8 @@ def locust_binary() -> str:
 
 
 def default_target(log_dir: Path) -> Target:
-    """The reference server when it is available, else the C gearmand."""
-    try:
-        from ..targets import RefServerTarget
-        return RefServerTarget(log_dir=log_dir)
-    except ImportError:
-        from ..targets import GearmandTarget
-        return GearmandTarget(log_dir=log_dir)
+    """The server a run without ``--server`` starts: the reference server."""
+    return RefServerTarget(log_dir=log_dir)
 
 
 def run_load(profile_path: str | Path, *, server: str | None, out_root: Path,
