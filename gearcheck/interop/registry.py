@@ -42,6 +42,7 @@ class Library:
     client_features: frozenset[str]
     worker_features: frozenset[str]
     notes: dict[str, str] = field(default_factory=dict)  # feature -> why it is missing
+    driver: str = ""  # python: the drivers' file prefix (<driver>_client.py), "" = client.py
 
     def argv(self, role: str) -> list[str]:
         """The command that starts this library's driver for ``role`` (client/worker)."""
@@ -53,7 +54,8 @@ class Library:
         if self.language == "node":
             return ["node", str(folder / f"{self.name}-{role}.js")]
         python = folder / f"venv-{self.name}" / "bin" / "python"
-        return [str(python), str(folder / f"{role}.py"), self.name]
+        script = f"{self.driver}_{role}.py" if self.driver else f"{role}.py"
+        return [str(python), str(folder / script), self.name]
 
     def features(self, role: str) -> frozenset[str]:
         return self.client_features if role == "client" else self.worker_features
@@ -102,6 +104,12 @@ LIBRARIES: dict[str, Library] = {lib.name: lib for lib in [
         ALL_CLIENT - {"binary"},
         ALL_WORKER - {"binary"},
         notes={"binary": "str-only API: bytes raise TypeError (interop.md section 5)"}),
+    Library(
+        "gear", "python",
+        ALL_CLIENT - {"status_poll"},
+        ALL_WORKER,
+        notes={"status_poll": "gear.Client sends no GET_STATUS (no getStatus() in 0.16.0)"},
+        driver="gear"),
 ]}
 
 # php-gearman's client implements the worker-side 'unique' as GRAB_JOB_ALL;

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from gearcheck.interop import baselines
 from gearcheck.interop.fake_server import load_scripts, play
 from gearcheck.interop.fake_server.suite import library_report, write_report
 from gearcheck.interop.registry import LIBRARIES
@@ -14,7 +15,7 @@ from gearcheck.report.model import FailureKind, Verdict
 SCRIPTS = {s.id: s for s in load_scripts()}
 
 
-@pytest.mark.parametrize("name", ["php-gearman", "gearman", "gearmanode"])
+@pytest.mark.parametrize("name", ["php-gearman", "gearman", "gearmanode", "gear"])
 @pytest.mark.parametrize("case", ["LIB-CLIENT-001", "LIB-CLIENT-004", "LIB-WORKER-001"])
 def test_libraries_pass_the_basic_exchanges(name: str, case: str) -> None:
     result = play(SCRIPTS[case], LIBRARIES[name])
@@ -42,6 +43,17 @@ def test_abraxas_worker_follows_exception_with_fail() -> None:
     result = play(SCRIPTS["LIB-WORKER-006"], LIBRARIES["abraxas"])
     assert result.verdict is Verdict.FAIL
     assert "WORK_FAIL" in result.message
+
+
+def test_gear_worker_drops_the_connection_on_an_unsolicited_error() -> None:
+    result = play(SCRIPTS["LIB-WORKER-004"], LIBRARIES["gear"])
+    assert result.verdict is Verdict.FAIL
+    assert "closed the connection" in result.message, result.message
+    # gear's handleError pops a pending task that is not there
+    assert "pop from empty list" in json.dumps(result.evidence), result.evidence
+    base = baselines.load()
+    baselines.apply(result, base.as_server, {"library": "gear", "case": "LIB-WORKER-004"})
+    assert result.verdict is Verdict.XFAIL
 
 
 def test_each_library_gets_a_report_in_the_shared_formats(tmp_path) -> None:

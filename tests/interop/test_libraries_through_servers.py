@@ -42,12 +42,22 @@ def test_library_is_client_and_worker_through_refserver(name: str, refserver) ->
     ("IOP-WARN-001", "pygearman", "php-gearman"),     # Python client <- PHP worker
     ("IOP-BIN-001", "abraxas", "pygearman"),          # binary, Node <- Python
     ("IOP-PRI-001", "python3-gearman", "gearmanode"),  # priorities, Python -> Node
+    ("IOP-EXC-001", "gear", "php-gearman"),           # gear client (OPTION_REQ) <- PHP worker
+    ("IOP-WARN-001", "gear", "php-gearman"),          # gear tells DATA from WARNING
+    ("IOP-BIN-001", "php-gearman", "gear"),           # PHP client <- gear worker, binary
 ])
 def test_cross_language_pairs(scenario: str, client: str, worker: str, gearmand) -> None:
     result = run_cell(SCENARIOS[scenario], LIBRARIES[client], LIBRARIES[worker], "gearmand",
                       gearmand.address)
     assert result.verdict is Verdict.PASS, result.message
     assert result.transcript, "the programs' events form the case's transcript"
+
+
+def test_gear_client_without_get_status_is_unsupported_for_polling(gearmand) -> None:
+    result = run_cell(SCENARIOS["IOP-BG-001"], LIBRARIES["gear"], LIBRARIES["php-gearman"],
+                      "gearmand", gearmand.address)
+    assert result.verdict is Verdict.UNSUPPORTED
+    assert "status_poll" in result.message
 
 
 def test_missing_feature_is_unsupported_not_fail(gearmand) -> None:
