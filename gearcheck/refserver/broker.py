@@ -286,13 +286,7 @@ class Broker:
 
     def requeue(self, job: Job) -> None:
         """The worker lost the job (disconnect, CANT_DO, timeout): queue it again."""
-        worker = job.worker
-        if worker is not None:
-            worker.held.pop(job.handle, None)
-        job.worker = None
-        if job.timer is not None:
-            job.timer.cancel()
-            job.timer = None
+        self._release_worker(job)
         job.retries += 1
         if self.config.job_retries and job.retries >= self.config.job_retries:
             self._tell_clients(job, frames.response(T.WORK_FAIL, self.handle(job)))
@@ -339,6 +333,17 @@ class Broker:
         if kind in _ENDS_JOB:
             self.end(job)
 
+    @staticmethod
+    def _release_worker(job: Job) -> None:
+        """The job's worker no longer holds it, and its CAN_DO_TIMEOUT timer is off."""
+        worker = job.worker
+        if worker is not None:
+            worker.held.pop(job.handle, None)
+            job.worker = None
+        if job.timer is not None:
+            job.timer.cancel()
+            job.timer = None
+
     def _tell_clients(self, job: Job, frame: bytes) -> None:
         if job.clients:
             for client in job.clients:
@@ -347,12 +352,7 @@ class Broker:
     def end(self, job: Job) -> None:
         """The job is over: forget it, release its worker and clients, delete its row."""
         worker = job.worker
-        if worker is not None:
-            worker.held.pop(job.handle, None)
-            job.worker = None
-        if job.timer is not None:
-            job.timer.cancel()
-            job.timer = None
+        self._release_worker(job)
         if job.clients:
             for client in job.clients:
                 client.attached.discard(job)
