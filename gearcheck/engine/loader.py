@@ -34,7 +34,14 @@ import yaml
 from ..protocol import SPECS, PacketType
 from ..targets.configs import ServerConfig, parse_config
 from . import schema as S
-from .positions import PosDict, PosList, field_path, line_of, load_documents
+from .positions import (
+    PosDict,
+    PosList,
+    field_path,
+    line_of,
+    load_documents,
+    yaml_error_where,
+)
 
 
 @dataclass(frozen=True)
@@ -376,9 +383,7 @@ def load_file(path: Path | str, known_capabilities: set[str] | None = None,
     try:
         docs = load_documents(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        line = mark.line + 1 if mark else 0
-        problem = getattr(exc, "problem", None) or str(exc)
+        line, problem = yaml_error_where(exc)
         return [], [LoadError(name, line, "(yaml)", f"not valid YAML: {problem}")]
     if not docs:
         return [], [LoadError(name, 1, "(file)", "no scenario in this file")]

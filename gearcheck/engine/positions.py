@@ -94,6 +94,12 @@ for _loader in (_PosLoader, _PosCLoader):
                             _construct_sequence)
 
 
+def yaml_error_where(exc: yaml.YAMLError) -> tuple[int, str]:
+    """The 1-based line (0 when unknown) and the problem a YAML error reports."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    return (mark.line + 1 if mark else 0), (getattr(exc, "problem", None) or str(exc))
+
+
 def load_documents(text: str) -> list[Any]:
     """Every YAML document in ``text`` (raises ``yaml.YAMLError`` with a mark)."""
     *fast, checked = _LOADERS

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import yaml
 
-from ..engine.positions import PosDict, PosList, load_documents
+from ..engine.positions import PosDict, PosList, load_documents, yaml_error_where
 from .model import CaseResult, RunReport, Verdict
 
 EXPECTABLE = (Verdict.FAIL, Verdict.NON_STRICT, Verdict.UNSUPPORTED)
@@ -116,9 +116,7 @@ def parse_baseline(text: str, path: Path | str) -> Baseline:
     try:
         documents = load_documents(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        line = mark.line + 1 if mark else 0
-        problem = getattr(exc, "problem", None) or str(exc)
+        line, problem = yaml_error_where(exc)
         raise _fail(path, line, f"not valid YAML: {problem}") from exc
     if len(documents) > 1:
         raise _fail(path, 0, "a baseline is one YAML document, this file has several")

@@ -22,6 +22,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from ..engine.positions import yaml_error_where
 from .units import Distribution, parse_distribution, parse_duration, parse_size
 
 PRIORITIES = ("high", "normal", "low")
@@ -166,9 +167,8 @@ def parse_profile(text: str, source: str = "<profile>") -> Profile:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark else source
-        problem = getattr(exc, "problem", None) or str(exc)
+        line, problem = yaml_error_where(exc)
+        where = f"{source}:{line}" if line else source
         raise ProfileError([f"{where}: YAML syntax error: {problem}"]) from None
     lines = _LineMap(node, source)
     if not isinstance(data, dict):

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from ..engine.positions import PosDict, load_documents
+from ..engine.positions import PosDict, load_documents, yaml_error_where
 from ._base import ProcessTarget, Target
 
 DEFAULT_SERVERS_FILE = Path(__file__).resolve().parents[2] / "fixtures" / "servers.yaml"
@@ -124,9 +124,8 @@ def parse_registry(text: str, path: Path | str) -> list[ServerSpec]:
     try:
         documents = load_documents(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise RegistryError(f"{path}:{mark.line + 1 if mark else 0}: not valid YAML: "
-                            f"{getattr(exc, 'problem', None) or exc}") from exc
+        line, problem = yaml_error_where(exc)
+        raise RegistryError(f"{path}:{line}: not valid YAML: {problem}") from exc
     doc = documents[0] if len(documents) == 1 else None
     if not isinstance(doc, PosDict) or not isinstance(doc.get("servers"), list):
         raise RegistryError(f"{path}:{getattr(doc, 'line', 1)}: expected one document with "
