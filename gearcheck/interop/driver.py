@@ -109,7 +109,10 @@ def run_client(lib: Library, order: dict[str, Any], deadline_s: float) -> Driver
     except subprocess.TimeoutExpired:
         run.killed = True
         _kill(proc)
-        out, err = proc.communicate()
+        try:  # a grandchild outside the process group could keep the pipes open
+            out, err = proc.communicate(timeout=5)
+        except subprocess.TimeoutExpired:
+            out, err = b"", b"(output not readable: the pipes stayed open after the kill)"
     finally:
         _kill(proc)
     run.duration_s = time.monotonic() - start
