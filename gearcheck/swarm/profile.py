@@ -22,7 +22,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from ..engine.positions import yaml_error_where
+from ..engine.positions import field_path, line_of, load_documents, yaml_error_where
 from .units import Distribution, parse_distribution, parse_duration, parse_size
 
 PRIORITIES = ("high", "normal", "low")
@@ -164,16 +164,20 @@ def load_profile(path: str | Path) -> Profile:
 
 def parse_profile(text: str, source: str = "<profile>") -> Profile:
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        documents = load_documents(text)
     except yaml.YAMLError as exc:
         line, problem = yaml_error_where(exc)
         where = f"{source}:{line}" if line else source
         raise ProfileError([f"{where}: YAML syntax error: {problem}"]) from None
-    lines = _LineMap(node, source)
+    if len(documents) > 1:
+        raise ProfileError([f"{source}:{getattr(documents[1], 'line', 1)}: a profile is one "
+                            f"YAML document, another one starts here"])
+    data = documents[0] if documents else None
     if not isinstance(data, dict):
+        kind = "list" if isinstance(data, list) else type(data).__name__
         raise ProfileError([f"{source}:1: a profile is a mapping (name:, clients:, ...), "
-                            f"not {type(data).__name__}"])
+                            f"not {kind}"])
+    lines = _LineMap(data, source)
     validator = jsonschema.Draft202012Validator(schema())
     errors = sorted(validator.iter_errors(data), key=lambda e: lines.line(list(e.absolute_path)))
     if errors:
@@ -193,35 +197,18 @@ def _describe(error: jsonschema.ValidationError) -> str:
 
 
 class _LineMap:
-    """JSON path -> 1-based line of the YAML node that holds it."""
+    """Messages that name the file, line and field of a path in the loaded profile."""
 
-    def __init__(self, root: yaml.Node | None, source: str) -> None:
-        self.root = root
+    def __init__(self, data: Any, source: str) -> None:
+        self.data = data
         self.source = source
 
     def line(self, path: list[Any]) -> int:
-        node = self.root
-        line = node.start_mark.line + 1 if node is not None else 1
-        for key in path:
-            child = None
-            if isinstance(node, yaml.MappingNode):
-                for k, v in node.value:
-                    if k.value == str(key):
-                        child = v
-                        line = k.start_mark.line + 1
-                        break
-            elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) \
-                    and key < len(node.value):
-                child = node.value[key]
-                line = child.start_mark.line + 1
-            if child is None:
-                break
-            node = child
-        return line
+        return line_of(self.data, path) or 1
 
     def at(self, path: list[Any], message: str) -> str:
-        dotted = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
-        return f"{self.source}:{self.line(path)}: {dotted or '(top level)'}: {message}"
+        where = field_path(path) if path else "(top level)"
+        return f"{self.source}:{self.line(path)}: {where}: {message}"
 
 
 def _build(data: dict[str, Any], lines: _LineMap, source: str) -> Profile:
