@@ -2,10 +2,11 @@
 
 Strategy: exactly one of the two is required. ``--server host:port`` is someone
 else's running server and must be on loopback (``require_loopback`` refuses
-anything else, naming the address); ``--target refserver|gearmand`` is a
-server started here, logging under the run's folder, that the caller stops
-(a start that fails stops what it left running before the error goes up).
-The leading underscore keeps ``gearcheck.cli`` from taking this for a command.
+anything else, naming the address); ``--target NAME`` is a server from the
+registry (fixtures/servers.yaml, aliases too) started here, logging under the
+run's folder, that the caller stops (a start that fails stops what it left
+running before the error goes up). The leading underscore keeps
+``gearcheck.cli`` from taking this for a command.
 """
 
 from __future__ import annotations
@@ -14,15 +15,15 @@ import argparse
 from pathlib import Path
 
 from ..robustness.loopback import require_loopback
-from ..robustness.managed import TARGET_NAMES, make_target
-from ..targets import ProcessTarget
+from ..targets import ProcessTarget, open_managed
 from ..wire import Address
 
 
 def add_server_choice(parser: argparse.ArgumentParser, *, server_help: str) -> None:
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--server", help=server_help)
-    where.add_argument("--target", choices=TARGET_NAMES, help="start this server here")
+    where.add_argument("--target", metavar="NAME",
+                       help="start this registered server here (fixtures/servers.yaml)")
 
 
 def open_server(args: argparse.Namespace, *, tool: str,
@@ -30,10 +31,10 @@ def open_server(args: argparse.Namespace, *, tool: str,
     """(the --server address, None) or (its address, the --target server, started).
 
     Raises NotLoopbackError for a --server off this machine, ValueError for a
-    malformed one, TargetError when the --target server cannot start."""
+    malformed one, TargetError when the --target server is unknown or cannot start."""
     if args.server:
         return require_loopback(args.server, tool=tool), None
-    target = make_target(args.target, log_dir=log_dir)
+    target = open_managed(args.target, log_dir=log_dir)
     try:
         target.start()
     except BaseException:

@@ -146,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
 def _verdict(report_path: Path, baseline: str | None) -> int:
     try:
         from ..report.gate import evaluate
-        from ..report.model import RunReport
+        from ..results import RunReport
     except ImportError:
         counts = json.loads(report_path.read_text())["counts"]
         if counts.get("FAIL") or counts.get("XPASS"):

@@ -18,15 +18,14 @@ from rich.console import Console
 from rich.table import Table
 
 from ..robustness.faults import SCENARIOS, ScenarioResult, run_faults
-from ..robustness.managed import TARGET_NAMES
 
 COLUMNS = ("submitted", "acknowledged", "recovered", "lost", "duplicated", "out_of_order")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("faults", help="kill workers, clients and the server; count lost jobs")
-    p.add_argument("--target", action="append", choices=TARGET_NAMES, required=True,
-                   help="server to start and hurt (repeat for several)")
+    p.add_argument("--target", action="append", required=True, metavar="NAME",
+                   help="registered server to start and hurt (repeat for several)")
     p.add_argument("--scenario", action="append", choices=sorted(SCENARIOS),
                    help="run only these scenarios (default: all)")
     p.add_argument("--out", default="reports/faults")

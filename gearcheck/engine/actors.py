@@ -25,7 +25,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from ..protocol import AdminLine, Decoder, Event, Packet, ProtocolError, encode
-from ..report.model import TranscriptEntry
+from ..results import TranscriptEntry
 from ..wire import Address, Connection, ConnectionClosed, Observer, ReceiveTimeout
 
 MAX_HEX_IN_TRANSCRIPT = 4096  # bytes of raw hex kept per entry (larger payloads are cut)

@@ -33,8 +33,7 @@ import yaml
 
 from ..protocol import SPECS, PacketType
 from ..targets.configs import ServerConfig, parse_config
-from . import schema as S
-from .positions import (
+from ..yaml_positions import (
     PosDict,
     PosList,
     field_path,
@@ -42,6 +41,7 @@ from .positions import (
     load_documents,
     yaml_error_where,
 )
+from . import schema as S
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..protocol import Magic, Packet, PacketType
-from ..report.model import CaseResult, FailureKind
+from ..results import CaseResult, FailureKind
 from ..wire import Address, WireError
 from .actors import Actor, Arrival
 from .loader import Scenario

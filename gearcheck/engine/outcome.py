@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..report.model import FailureKind
+from ..results import FailureKind
 
 
 class _Located(Exception):

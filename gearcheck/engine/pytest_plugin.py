@@ -38,7 +38,7 @@ from typing import Any
 
 import pytest
 
-from ..report.model import CaseResult, Verdict
+from ..results import CaseResult, Verdict
 from ..wire import Address
 from .loader import LoadError, Scenario, load_file
 from .probe import KNOWN_CAPABILITIES, ProbeError, probe_server
@@ -412,7 +412,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 def _registry_factory(name: str):  # type: ignore[no-untyped-def]
     """Makes not-yet-started targets of the registered implementation ``name``."""
-    from ..targets.configs import ConfigUnsupported
+    from ..targets import ConfigUnsupported
     from ..targets.registry import RegistryError, load_registry, select
 
     def create(log_dir: Path):  # type: ignore[no-untyped-def]

@@ -19,7 +19,7 @@ import time
 import traceback
 from typing import Any
 
-from ..report.model import CaseResult, Verdict
+from ..results import CaseResult, Verdict
 from ..wire import Address
 from .loader import Scenario
 from .outcome import HarnessError, StepFailure

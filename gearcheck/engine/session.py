@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..report.model import CaseResult, RunReport, ServerInfo
+from ..results import CaseResult, RunReport, ServerInfo
 from ..wire import Address
 from .probe import Profile
 from .timing import Timing

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..protocol import AdminLine, AdminReplyCollector, Magic, Packet, reply_is_list
-from ..report.model import FailureKind
+from ..results import FailureKind
 from ..wire import Address, WireError
 from .actors import Actor, Arrival, Closed, Garbage, Transcript, wait_readable
 from .matchers import Captures, count_ok, describe, match, undefined_references

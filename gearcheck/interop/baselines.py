@@ -28,10 +28,10 @@ from typing import Any
 
 import yaml
 
-from ..report.model import CaseResult, Verdict
+from .. import paths
+from ..results import CaseResult, Verdict
 
-ROOT = Path(__file__).resolve().parents[2]
-BASELINE_PATH = ROOT / "fixtures" / "baselines" / "interop.yaml"
+BASELINE_PATH = paths.BASELINES_DIR / "interop.yaml"
 MATRIX_KEYS = {"scenario", "client", "worker", "server", "reason"}
 SERVER_KEYS = {"library", "case", "reason"}
 

@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 from ..protocol import parse_status
-from ..report.model import CaseResult, FailureKind, TranscriptEntry, Verdict
+from ..results import CaseResult, FailureKind, TranscriptEntry, Verdict
 from ..wire import Address, Connection, WireError
 from .driver import DriverRun, WorkerProcess, run_client, server_field
 from .judge import judge

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..protocol import printable
-from ..report.model import FailureKind, Verdict
+from ..results import FailureKind, Verdict
 from .driver import DriverRun, unb64
 from .scenarios import Instance, Scenario, payload_bytes
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..report.model import CaseResult, Verdict
+from ..results import CaseResult, Verdict
 from ..targets import Target, TargetError
 from . import baselines, servers
 from .cell import case_id, run_cell

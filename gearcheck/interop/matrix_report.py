@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..report.model import Verdict
+from ..results import Verdict
 from .matrix import MatrixResult
 
 SCHEMA = "gearcheck-interop/1"

@@ -17,11 +17,11 @@ from __future__ import annotations
 import shutil
 import subprocess
 from dataclasses import dataclass, field
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-CLIENTS_DIR = ROOT / "fixtures" / "clients"
-INSTALL_SCRIPT = ROOT / "scripts" / "install-interop-clients.sh"
+from .. import paths
+
+CLIENTS_DIR = paths.CLIENTS_DIR
+INSTALL_SCRIPT = paths.SCRIPTS_DIR / "install-interop-clients.sh"
 
 # Feature vocabulary (scenarios use these names in `requires`):
 #   foreground background priorities bg_priorities unique status_poll

@@ -18,11 +18,11 @@ from typing import Any
 
 import yaml
 
+from .. import paths
 from .driver import b64
 from .registry import ALL_CLIENT, ALL_WORKER
 
-ROOT = Path(__file__).resolve().parents[2]
-SCENARIO_DIR = ROOT / "fixtures" / "interop" / "scenarios"
+SCENARIO_DIR = paths.INTEROP_DIR / "scenarios"
 BEHAVIOURS = {"echo", "reverse", "stream", "progress", "slow", "fail", "exception", "unique",
               "upload"}
 EVENTS = {"created", "data", "warning", "status", "status_res", "complete", "fail", "exception",

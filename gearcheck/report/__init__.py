@@ -1,14 +1,5 @@
-"""Reports of conformance runs. ``model`` is the shared data; one module per output format."""
+"""Reports of conformance runs: one module per output format, plus the baseline and the gate.
 
-from .model import (
-    SCHEMA_VERSION,
-    CaseResult,
-    FailureKind,
-    RunReport,
-    ServerInfo,
-    TranscriptEntry,
-    Verdict,
-)
-
-__all__ = ["SCHEMA_VERSION", "CaseResult", "FailureKind", "RunReport", "ServerInfo",
-           "TranscriptEntry", "Verdict"]
+Every writer starts from a ``gearcheck.results.RunReport`` (in memory or read back
+from report.json), never from the engine's internals.
+"""

@@ -39,8 +39,8 @@ from pathlib import Path
 
 import yaml
 
-from ..engine.positions import PosDict, PosList, load_documents, yaml_error_where
-from .model import CaseResult, RunReport, Verdict
+from ..results import CaseResult, RunReport, Verdict
+from ..yaml_positions import PosDict, PosList, load_documents, yaml_error_where
 
 EXPECTABLE = (Verdict.FAIL, Verdict.NON_STRICT, Verdict.UNSUPPORTED)
 ENTRY_KEYS = {"id", "reason", "verdict", "flaky"}

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..results import CaseResult, RunReport, Verdict
 from .baseline import AppliedBaseline, BaselineEntry
-from .model import CaseResult, RunReport, Verdict
 
 EXIT_OK, EXIT_FAILED, EXIT_HARNESS = 0, 1, 2
 ALL_LEVELS = ("MUST", "SHOULD", "OBSERVED")

@@ -22,8 +22,8 @@ from typing import Any
 import jinja2
 from markupsafe import Markup, escape
 
+from ..results import RunReport, TranscriptEntry, Verdict
 from ._text import clip, clip_text
-from .model import RunReport, TranscriptEntry, Verdict
 from .summary_md import LEVEL_ORDER, outcome
 
 OPEN_VERDICTS = frozenset({"FAIL", "XPASS", "ERROR"})

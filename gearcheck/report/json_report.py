@@ -28,7 +28,7 @@ from typing import Any
 import fastjsonschema
 import jsonschema
 
-from .model import SCHEMA_VERSION, RunReport
+from ..results import SCHEMA_VERSION, RunReport
 
 SCHEMA_RESOURCE = "report.schema.json"
 

@@ -26,8 +26,8 @@ from pathlib import Path
 
 from junitparser import Error, Failure, JUnitXml, Skipped, SystemOut, TestCase, TestSuite
 
+from ..results import CaseResult, RunReport, Verdict
 from ._text import clip
-from .model import CaseResult, RunReport, Verdict
 
 TRANSCRIPT_TAIL = 40  # transcript lines copied into <system-out> of a non-passing case
 

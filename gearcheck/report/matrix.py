@@ -26,12 +26,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..results import RunReport, Verdict
 from ..targets import TargetError
 from ..targets.registry import ServerSpec
 from ..wire import Address
 from .baseline import BaselineError, apply_baseline, load_baseline
 from .html_report import environment
-from .model import RunReport, Verdict
 from .summary_md import LEVEL_ORDER
 from .writers import write_all
 

@@ -31,7 +31,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
 
-from .model import CaseResult, RunReport, TranscriptEntry, Verdict
+from ..results import CaseResult, RunReport, TranscriptEntry, Verdict
 
 GEARMAN_PORT = 4730
 FIRST_CLIENT_PORT = 40000

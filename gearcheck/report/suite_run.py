@@ -16,11 +16,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .. import paths
+from ..results import RunReport
 from ..wire import Address
 from .json_report import ReportFormatError, load_report
-from .model import RunReport
 
-DEFAULT_SUITE = Path(__file__).resolve().parents[2] / "conformance"
+DEFAULT_SUITE = paths.SUITE_DIR
 
 
 class SuiteRunError(RuntimeError):

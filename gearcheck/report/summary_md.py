@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .model import RunReport, Verdict
+from ..results import RunReport, Verdict
 
 MAX_LISTED = 25
 LEVEL_ORDER = ("MUST", "SHOULD", "OBSERVED")

@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..results import RunReport
 from .html_report import write_html
 from .json_report import write_json
 from .junit import write_junit
-from .model import RunReport
 from .pcap import write_failure_pcaps
 from .summary_md import write_summary
 

@@ -33,17 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..protocol import Packet, PacketType, Priority, parse_status, submit_type
-from ..targets import ProcessTarget, free_port
+from ..targets import ProcessTarget, ServerConfig, free_port, open_managed
 from ..wire import Address, Connection, WireError
-from .managed import make_target
 
 PRIORITY_OF = {b"H": Priority.HIGH, b"N": Priority.NORMAL, b"L": Priority.LOW}
-
-
-def queue_args(target_name: str, db: Path) -> list[str]:
-    if target_name == "gearmand":
-        return ["--queue-type=libsqlite3", f"--libsqlite3-db={db}"]
-    return ["--queue", f"sqlite:{db}"]
 
 
 @dataclass
@@ -153,11 +146,10 @@ def _wait(condition: Callable[[], bool], deadline_s: float) -> bool:
 def server_restart(target_name: str, work_dir: Path, *, jobs: int = 60,
                    in_flight: int = 30) -> ScenarioResult:
     result = ScenarioResult("server_restart")
-    db = work_dir / f"{target_name}-queue.sqlite"
     port = free_port()
     function = "fault-persist"
-    target = make_target(target_name, log_dir=work_dir, extra_args=queue_args(target_name, db),
-                         port=port)
+    target = open_managed(target_name, log_dir=work_dir, port=port,
+                          config=ServerConfig(persistent_queue=True), state_dir=work_dir)
     acked: dict[bytes, Priority] = {}
     all_jobs: dict[bytes, Priority] = {}
     try:
@@ -232,7 +224,7 @@ def _count(result: ScenarioResult, acked: dict[bytes, Priority],
 # -- worker killed mid-job ---------------------------------------------------------
 def worker_killed(target_name: str, work_dir: Path) -> ScenarioResult:
     result = ScenarioResult("worker_killed")
-    target = make_target(target_name, log_dir=work_dir)
+    target = open_managed(target_name, log_dir=work_dir)
     try:
         target.start()
         for background in (False, True):
@@ -289,7 +281,7 @@ def _one_worker_kill(target: ProcessTarget, work_dir: Path, background: bool,
 # -- client disconnects with jobs queued and running ---------------------------------
 def client_gone(target_name: str, work_dir: Path) -> ScenarioResult:
     result = ScenarioResult("client_gone")
-    target = make_target(target_name, log_dir=work_dir)
+    target = open_managed(target_name, log_dir=work_dir)
     function = "fault-client-gone"
     try:
         target.start()

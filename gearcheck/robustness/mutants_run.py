@@ -20,7 +20,7 @@ from ..engine.loader import Scenario
 from ..engine.probe import Profile, probe_server
 from ..engine.runner import run_case
 from ..engine.timing import Timing
-from ..report.model import CaseResult, Verdict
+from ..results import CaseResult, Verdict
 from ..wire import Address
 from .mutant_proxy import MutantProxy
 from .mutations import Mutation

@@ -13,7 +13,7 @@ everything Locust lacks for a job server lives here, one job per module:
   worker      the worker user: CAN_DO, PRE_SLEEP/NOOP, GRAB_JOB_UNIQ, results
   poller      the server's own view (admin ``status``) during the run
   shape       profile stages -> LoadTestShape, then a drain and a final flush
-  hooks       the Locust event wiring used by load/locustfile.py
+  hooks       the Locust event wiring used by the locustfile
   thresholds  pass/fail of the profile's thresholds
   summary     summary.json; plots: the PNGs; runner: ``gearcheck load``; bench
 """

@@ -1,7 +1,7 @@
 """Locust event wiring: user classes from the profile, merging, drain, summary.
 
 Strategy: ``install(profile, address, globals)`` is everything
-load/locustfile.py does. It creates one Locust user class per client mix
+the locustfile does. It creates one Locust user class per client mix
 (``weight``) and per worker mix (``fixed_count``), and a ``ProfileShape``,
 and registers listeners on Locust's own events:
   init             master/local: a ``Controller`` (Aggregate + StatusPoller);

@@ -22,7 +22,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from ..engine.positions import field_path, line_of, load_documents, yaml_error_where
+from ..yaml_positions import field_path, line_of, load_documents, yaml_error_where
 from .units import Distribution, parse_distribution, parse_duration, parse_size
 
 PRIORITIES = ("high", "normal", "low")

@@ -4,7 +4,7 @@ Strategy: Locust runs as a subprocess of the ``locust`` command (its own
 process model, its own HTML/CSV writers, no monkey-patching in the caller):
 one process for a local run, or a ``--master`` plus N ``--worker`` processes
 for a distributed one. The profile and server reach every process through
-environment variables read by load/locustfile.py; the master writes
+environment variables read by the locustfile; the master writes
 summary.json into the run directory, and this module turns it into the exit
 code: 0 every threshold held, 1 one failed, 2 the run could not happen
 (invalid profile, unreachable server, Locust failed, no summary).
@@ -29,12 +29,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..targets import ExternalTarget, RefServerTarget, Target, TargetError, free_port
+from ..targets import Target, TargetError, free_port, open_target
 from ..wire import Address
 from .profile import Profile, ProfileError, load_profile, with_duration
 
 EXIT_OK, EXIT_FAILED, EXIT_HARNESS = 0, 1, 2
-LOCUSTFILE = Path(__file__).resolve().parents[2] / "load" / "locustfile.py"
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 
 
 @dataclass
@@ -48,11 +48,6 @@ class LoadResult:
 def locust_binary() -> str:
     candidate = Path(sys.executable).with_name("locust")
     return str(candidate) if candidate.exists() else "locust"
-
-
-def default_target(log_dir: Path) -> Target:
-    """The server a run without ``--server`` starts: the reference server."""
-    return RefServerTarget(log_dir=log_dir)
 
 
 def run_load(profile_path: str | Path, *, server: str | None, out_root: Path,
@@ -82,9 +77,7 @@ def run_load(profile_path: str | Path, *, server: str | None, out_root: Path,
 
 @contextmanager
 def _target(address_text: str | None, run_dir: Path) -> Iterator[Target]:
-    target = ExternalTarget(Address.parse(address_text)) if address_text else \
-        default_target(run_dir / "server")
-    with target:
+    with open_target(address_text, log_dir=run_dir / "server") as target:
         yield target
 
 

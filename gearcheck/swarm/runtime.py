@@ -34,6 +34,7 @@ def configure(profile: Profile, address: Address) -> Runtime:
 
 def current() -> Runtime:
     if _current is None:
-        raise RuntimeError("gearcheck.swarm is not configured: load/locustfile.py sets it up "
+        raise RuntimeError("gearcheck.swarm is not configured: gearcheck/swarm/locustfile.py "
+                           "sets it up "
                            "from GEARCHECK_PROFILE (a profile path) and GEARCHECK_SERVER")
     return _current

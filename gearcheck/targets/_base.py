@@ -18,17 +18,11 @@ import tempfile
 import time
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..wire import Address, Connection, WireError
+from ._errors import ConfigUnsupported, TargetError
 from ._ports import free_port
-
-if TYPE_CHECKING:
-    from .configs import ServerConfig
-
-
-class TargetError(RuntimeError):
-    """A target could not be started or reached (the harness's fault or the setup's)."""
+from .configs import ServerConfig
 
 
 class Target(ABC):
@@ -65,8 +59,6 @@ class Target(ABC):
         can do more override it. ``state_dir`` is where files such as a
         persistent queue go. Raises ``ConfigUnsupported`` with the reason.
         """
-        from .configs import ConfigUnsupported
-
         if not config.flags_default:
             raise ConfigUnsupported(f"{self.name}: the harness knows no way to start this "
                                     f"implementation with {config.describe()}")

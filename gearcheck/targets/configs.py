@@ -21,14 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ._base import TargetError
-
 SHORTHANDS = ("default", "exceptions_on", "persistent_queue", "fresh")
 CONFIG_KEYS = ("exceptions", "job_retries", "persistent_queue", "fresh")
-
-
-class ConfigUnsupported(TargetError):
-    """This implementation (or this way of reaching it) cannot provide the configuration."""
 
 
 @dataclass(frozen=True)

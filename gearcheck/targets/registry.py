@@ -1,11 +1,15 @@
-"""fixtures/servers.yaml: the implementations under test and how to start each.
+"""fixtures/servers.yaml: the implementations under test, and the one way to name a server.
 
 Strategy: each entry names a ``Target`` class by dotted path plus keyword
 arguments, so adding a server is a YAML edit when a target class exists and
 one new class when it does not. Loading checks everything it can without
-starting anything (shape, unique names, the class imports and is a
-``Target``) and reports ``file:line: what`` for each
-problem; starting is ``spec.create(...)`` then the usual context manager.
+starting anything (shape, unique names and aliases, the class imports and is
+a ``Target``) and reports ``file:line: what`` for each problem.
+
+Every command turns what the user typed into a server through ``open_target``:
+a registered name or alias (``gearmand`` for ``gearmand-1.1.20``) becomes a
+not-yet-started managed target, ``HOST:PORT`` someone else's running server.
+``find`` is the same lookup for callers that need the entry (its baseline).
 """
 
 from __future__ import annotations
@@ -18,11 +22,16 @@ from typing import Any
 
 import yaml
 
-from ..engine.positions import PosDict, load_documents, yaml_error_where
-from ._base import ProcessTarget, Target
+from .. import paths
+from ..wire import Address
+from ..yaml_positions import PosDict, load_documents, yaml_error_where
+from ._base import ExternalTarget, ProcessTarget, Target
+from ._errors import TargetError
+from .configs import ServerConfig
 
-DEFAULT_SERVERS_FILE = Path(__file__).resolve().parents[2] / "fixtures" / "servers.yaml"
-ENTRY_KEYS = {"name", "title", "target", "args", "baseline", "notes"}
+DEFAULT_SERVERS_FILE = paths.SERVERS_FILE
+ENTRY_KEYS = {"name", "aliases", "title", "target", "args", "baseline", "notes"}
+DEFAULT_TARGET = "refserver"  # the server a command starts when told none
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -38,6 +47,7 @@ class ServerSpec:
     args: dict[str, Any] = field(default_factory=dict)
     baseline: Path | None = None
     notes: str = ""
+    aliases: tuple[str, ...] = ()
     file: str = ""
     line: int = 0
 
@@ -104,6 +114,10 @@ def _entry(path: Path, item: object, line: int) -> ServerSpec:
     args = item.get("args") or {}
     if not isinstance(args, dict) or not all(isinstance(k, str) for k in args):
         raise fail("args", f"{name}: 'args' must be a mapping of keyword arguments")
+    aliases = item.get("aliases") or []
+    if not isinstance(aliases, list) or not all(isinstance(a, str) and NAME.match(a)
+                                                for a in aliases):
+        raise fail("aliases", f"{name}: 'aliases' must be a list of short names")
     resolve_target(target.strip(), f"{path}:{item.lines.get('target', item.line)}")
     baseline = item.get("baseline")
     baseline_path: Path | None = None
@@ -116,7 +130,7 @@ def _entry(path: Path, item: object, line: int) -> ServerSpec:
     return ServerSpec(name=name, target=target.strip(), title=str(item.get("title") or ""),
                       args=dict(args), baseline=baseline_path,
                       notes=" ".join(str(item.get("notes") or "").split()),
-                      file=str(path), line=item.line)
+                      aliases=tuple(aliases), file=str(path), line=item.line)
 
 
 def parse_registry(text: str, path: Path | str) -> list[ServerSpec]:
@@ -132,11 +146,14 @@ def parse_registry(text: str, path: Path | str) -> list[ServerSpec]:
                             "'servers:' (a list of servers)")
     items = doc["servers"]
     specs: dict[str, ServerSpec] = {}
+    taken: dict[str, ServerSpec] = {}  # names and aliases
     for item, line in zip(items, items.lines, strict=True):
         spec = _entry(path, item, line)
-        if spec.name in specs:
-            raise RegistryError(f"{path}:{spec.line}: server name {spec.name!r} is used twice "
-                                f"(first at line {specs[spec.name].line})")
+        for word in (spec.name, *spec.aliases):
+            if word in taken:
+                raise RegistryError(f"{path}:{spec.line}: server name {word!r} is used twice "
+                                    f"(first at line {taken[word].line})")
+            taken[word] = spec
         specs[spec.name] = spec
     if not specs:
         raise RegistryError(f"{path}:{doc.line}: 'servers' is empty")
@@ -153,12 +170,61 @@ def load_registry(path: Path | str | None = None) -> list[ServerSpec]:
     return parse_registry(text, path)
 
 
+def known_names(specs: list[ServerSpec]) -> str:
+    return ", ".join(s.name + (f" ({', '.join(s.aliases)})" if s.aliases else "") for s in specs)
+
+
+def find(specs: list[ServerSpec], name: str) -> ServerSpec:
+    """The entry called ``name`` or with ``name`` among its aliases."""
+    for spec in specs:
+        if name == spec.name or name in spec.aliases:
+            return spec
+    raise RegistryError(f"unknown server {name!r}; the registry has {known_names(specs)}")
+
+
 def select(specs: list[ServerSpec], names: list[str] | None) -> list[ServerSpec]:
-    """The named servers, in registry order; every name must exist."""
+    """The named servers (names or aliases), in registry order; every name must exist."""
     if not names:
         return specs
-    known = {s.name: s for s in specs}
-    missing = [n for n in names if n not in known]
-    if missing:
-        raise RegistryError(f"unknown server(s) {missing}; the registry has {list(known)}")
-    return [s for s in specs if s.name in names]
+    wanted = {find(specs, n).name for n in names}
+    return [s for s in specs if s.name in wanted]
+
+
+def is_address(choice: str) -> bool:
+    """HOST:PORT (a running server) rather than a registered name."""
+    host, sep, port = choice.rpartition(":")
+    return bool(sep and host and port.isdigit())
+
+
+def open_target(choice: str | None = None, *, specs: list[ServerSpec] | None = None,
+                **overrides: Any) -> Target:
+    """A not-yet-started target for a registered name or alias, or for HOST:PORT.
+
+    ``None`` is the default server (``DEFAULT_TARGET``). ``overrides`` (``log_dir``,
+    ``port``, ``extra_args`` ...) reach managed targets only. The caller starts and
+    stops it (``with open_target("gearmand", log_dir=d) as t: ...``).
+    """
+    choice = choice or DEFAULT_TARGET
+    if is_address(choice):
+        return ExternalTarget(Address.parse(choice))
+    return find(specs if specs is not None else load_registry(), choice).create(**overrides)
+
+
+def open_managed(choice: str, *, config: ServerConfig | None = None,
+                 state_dir: Path | None = None, specs: list[ServerSpec] | None = None,
+                 **overrides: Any) -> ProcessTarget:
+    """Like ``open_target``, for tools that must kill, pause or restart the server.
+
+    Refuses HOST:PORT and targets gearcheck does not run as a process (a
+    ``TargetError`` naming why); applies ``config`` (a persistent queue in
+    ``state_dir``, say) or raises ``ConfigUnsupported``.
+    """
+    if is_address(choice):
+        raise TargetError(f"{choice} is someone else's server; this needs one gearcheck starts "
+                          "and stops itself (a registered name)")
+    target = open_target(choice, specs=specs, **overrides)
+    if not isinstance(target, ProcessTarget):
+        raise TargetError(f"{choice}: gearcheck does not run this server as a process")
+    if config is not None:
+        target.apply_config(config, state_dir or target.log_dir)
+    return target

@@ -12,7 +12,7 @@ from gearcheck.engine.probe import KNOWN_CAPABILITIES, Profile
 from gearcheck.engine.runner import run_case
 from gearcheck.engine.servers import ExtraServers
 from gearcheck.engine.timing import Timing
-from gearcheck.report.model import CaseResult
+from gearcheck.results import CaseResult
 from gearcheck.wire import Address
 
 HEADER = """id: GM-TEST-{n:03d}

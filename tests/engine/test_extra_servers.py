@@ -15,7 +15,7 @@ import pytest
 from gearcheck.engine.loader import load_file
 from gearcheck.engine.probe import KNOWN_CAPABILITIES
 from gearcheck.engine.servers import ExternalServers, ManagedServers
-from gearcheck.report.model import FailureKind, Verdict
+from gearcheck.results import FailureKind, Verdict
 from gearcheck.targets import (
     GearmandTarget,
     PerlServerTarget,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gearcheck.engine.timing import Timing
-from gearcheck.report.model import FailureKind, Verdict
+from gearcheck.results import FailureKind, Verdict
 
 from .conftest import summary
 from .hostile import HostileServer

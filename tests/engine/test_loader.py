@@ -10,9 +10,9 @@ from pathlib import Path
 import jsonschema
 
 from gearcheck.engine.loader import find_files, load_file
-from gearcheck.engine.positions import load_documents
 from gearcheck.engine.probe import KNOWN_CAPABILITIES
 from gearcheck.engine.schema import STEP_KINDS, scenario_schema
+from gearcheck.yaml_positions import load_documents
 
 ROOT = Path(__file__).resolve().parents[2]
 

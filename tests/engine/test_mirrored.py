@@ -13,7 +13,7 @@ from pathlib import Path
 from gearcheck.engine.loader import MirroredFormat, load_mirrored_file
 from gearcheck.engine.mirrored import Listener, MirroredRuntime, play_steps
 from gearcheck.protocol import Magic, Packet, PacketType
-from gearcheck.report.model import FailureKind, Verdict
+from gearcheck.results import FailureKind, Verdict
 from gearcheck.wire import Connection
 
 FORMAT = MirroredFormat(driver={})

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from gearcheck.engine.probe import probe_server
-from gearcheck.report.model import FailureKind, Verdict
+from gearcheck.results import FailureKind, Verdict
 from gearcheck.targets import free_port
 
 from .conftest import summary

@@ -8,13 +8,13 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from gearcheck.engine.positions import load_documents
 from gearcheck.interop import baselines
 from gearcheck.interop.fake_server.script import SCHEMA_PATH, ScriptError, load_script, load_scripts
 from gearcheck.interop.fake_server.script import schema as mirrored_schema
 from gearcheck.interop.matrix import plan
 from gearcheck.interop.registry import LIBRARIES
 from gearcheck.interop.scenarios import ScenarioError, instantiate, load_all, load_scenario
+from gearcheck.yaml_positions import load_documents
 
 
 def test_all_shipped_files_load() -> None:

@@ -10,7 +10,7 @@ from gearcheck.interop import baselines
 from gearcheck.interop.fake_server import load_scripts, play
 from gearcheck.interop.fake_server.suite import library_report, write_report
 from gearcheck.interop.registry import LIBRARIES
-from gearcheck.report.model import FailureKind, Verdict
+from gearcheck.results import FailureKind, Verdict
 
 SCRIPTS = {s.id: s for s in load_scripts()}
 

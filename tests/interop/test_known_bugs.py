@@ -6,7 +6,7 @@ from gearcheck.interop import baselines
 from gearcheck.interop.cell import run_cell
 from gearcheck.interop.registry import LIBRARIES
 from gearcheck.interop.scenarios import load_all
-from gearcheck.report.model import Verdict
+from gearcheck.results import Verdict
 
 SCENARIOS = {s.id: s for s in load_all()}
 

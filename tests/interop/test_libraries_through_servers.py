@@ -12,7 +12,7 @@ import pytest
 from gearcheck.interop.cell import run_cell
 from gearcheck.interop.registry import LIBRARIES
 from gearcheck.interop.scenarios import load_all
-from gearcheck.report.model import Verdict
+from gearcheck.results import Verdict
 
 SCENARIOS = {s.id: s for s in load_all()}
 ALL_LIBS = list(LIBRARIES)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from gearcheck.protocol import Packet, encode
-from gearcheck.report.model import (
+from gearcheck.results import (
     CaseResult,
     FailureKind,
     RunReport,

@@ -19,7 +19,7 @@ from gearcheck.report.baseline import (
 )
 from gearcheck.report.gate import evaluate
 from gearcheck.report.json_report import write_json
-from gearcheck.report.model import RunReport, Verdict
+from gearcheck.results import RunReport, Verdict
 
 from .conftest import every_verdict_report, make_case
 

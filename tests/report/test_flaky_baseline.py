@@ -8,7 +8,7 @@ import pytest
 
 from gearcheck.report.baseline import BaselineError, apply_baseline, judge, parse_baseline
 from gearcheck.report.gate import evaluate
-from gearcheck.report.model import Verdict
+from gearcheck.results import Verdict
 
 from .conftest import every_verdict_report, make_case
 

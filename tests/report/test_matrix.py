@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from gearcheck.report.matrix import MatrixColumn, build_matrix, run_matrix, write_matrix
-from gearcheck.report.model import CaseResult, RunReport, ServerInfo, Verdict
+from gearcheck.results import CaseResult, RunReport, ServerInfo, Verdict
 from gearcheck.targets.registry import parse_registry
 from gearcheck.wire import Address, Connection, ReceiveTimeout
 

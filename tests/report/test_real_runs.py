@@ -13,8 +13,8 @@ from scapy.utils import rdpcap
 
 from gearcheck.cli import main as cli_main
 from gearcheck.report.json_report import load_report
-from gearcheck.report.model import RunReport, Verdict
 from gearcheck.report.suite_run import run_suite
+from gearcheck.results import RunReport, Verdict
 from gearcheck.targets import GearmandTarget
 
 SMALL_SUITE = Path(__file__).parent / "scenarios" / "small.yaml"

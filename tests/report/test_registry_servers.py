@@ -8,7 +8,17 @@ from pathlib import Path
 import pytest
 
 from gearcheck.protocol import parse_status
-from gearcheck.targets import GearServerTarget, PerlServerTarget, ProcessTarget
+from gearcheck.targets import (
+    ExternalTarget,
+    GearmandTarget,
+    GearServerTarget,
+    PerlServerTarget,
+    ProcessTarget,
+    TargetError,
+    find,
+    open_managed,
+    open_target,
+)
 from gearcheck.targets.registry import (
     DEFAULT_SERVERS_FILE,
     RegistryError,
@@ -27,7 +37,33 @@ def test_the_project_registry_lists_the_four_servers() -> None:
         "RefServerTarget", "GearmandTarget", "PerlServerTarget", "GearServerTarget"}
     gearmand = select(specs, ["gearmand-1.1.20"])[0]
     assert gearmand.baseline == DEFAULT_SERVERS_FILE.parent / "baselines/gearmand-1.1.20.yaml"
-    assert gearmand.where == f"{DEFAULT_SERVERS_FILE}:17"
+    assert gearmand.where == f"{DEFAULT_SERVERS_FILE}:18"
+
+
+def test_aliases_name_the_same_entry_everywhere() -> None:
+    specs = load_registry()
+    assert find(specs, "gearmand") is find(specs, "gearmand-1.1.20")
+    assert [s.name for s in select(specs, ["perl", "gearmand"])] == [
+        "gearmand-1.1.20", "perl-gearman-server"]
+    with pytest.raises(RegistryError, match=r"unknown server 'nope'.*gearmand-1.1.20 \(gearmand\)"):
+        find(specs, "nope")
+
+
+def test_open_target_takes_a_name_or_an_address(tmp_path: Path) -> None:
+    external = open_target("127.0.0.1:4999")
+    assert isinstance(external, ExternalTarget) and external.address.port == 4999
+    managed = open_target("gearmand", log_dir=tmp_path)
+    assert isinstance(managed, GearmandTarget) and managed.name == "gearmand-1.1.20"
+    assert managed.verbose == "ERROR"  # the registry's args
+    with pytest.raises(TargetError, match="someone else's server"):
+        open_managed("127.0.0.1:4999")
+
+
+def test_an_alias_may_not_repeat_a_name(tmp_path: Path) -> None:
+    text = (GOOD + "    aliases: [b]\n"
+            "  - name: b\n    target: gearcheck.targets.gearmand.GearmandTarget\n")
+    with pytest.raises(RegistryError, match="'b' is used twice"):
+        parse_registry(text, tmp_path / "servers.yaml")
 
 
 GOOD = "servers:\n  - name: a\n    target: gearcheck.targets.gearmand.GearmandTarget\n"
@@ -62,7 +98,7 @@ def test_bad_args_fail_when_the_target_is_created() -> None:
 
 
 def test_unknown_server_names_are_refused() -> None:
-    with pytest.raises(RegistryError, match=r"unknown server\(s\) \['nginx'\]"):
+    with pytest.raises(RegistryError, match=r"unknown server 'nginx'; the registry has refserver"):
         select(load_registry(), ["gear", "nginx"])
 
 

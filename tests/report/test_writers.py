@@ -13,9 +13,9 @@ from scapy.utils import rdpcap
 
 from gearcheck.report.json_report import ReportFormatError, load_report, write_json
 from gearcheck.report.junit import write_junit
-from gearcheck.report.model import RunReport, Verdict
 from gearcheck.report.summary_md import MAX_LISTED, render_summary
 from gearcheck.report.writers import write_all
+from gearcheck.results import RunReport, Verdict
 
 from .conftest import every_verdict_report, make_case
 
@@ -222,8 +222,8 @@ def test_no_pcap_for_passing_cases_or_empty_transcripts(report: RunReport, tmp_p
 
 
 def test_pcap_pads_a_truncated_transcript_entry_to_its_real_length(tmp_path: Path) -> None:
-    from gearcheck.report.model import TranscriptEntry
     from gearcheck.report.pcap import write_case_pcap
+    from gearcheck.results import TranscriptEntry
 
     head = bytes.fromhex("0052455100000010") + (100_000).to_bytes(4, "big")
     case = make_case("GM-BIG-001", Verdict.FAIL, transcript=[

@@ -20,8 +20,8 @@ import pytest
 from gearcheck.engine.loader import find_files, load_file
 from gearcheck.engine.runner import run_case
 from gearcheck.engine.timing import Timing
-from gearcheck.report.model import RunReport, ServerInfo, Verdict
 from gearcheck.report.writers import write_all
+from gearcheck.results import RunReport, ServerInfo, Verdict
 from gearcheck.wire import Address
 
 from .hostile_servers import ALL_KINDS, HostileServer

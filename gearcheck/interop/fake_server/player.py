@@ -26,7 +26,7 @@ from ...engine.matchers import match
 from ...engine.mirrored import Listener, MirroredRuntime, play_steps
 from ...engine.values import ScenarioError, Variables, describe_bytes
 from ...protocol import Packet, PacketType
-from ...report.model import CaseResult, FailureKind, Verdict
+from ...results import CaseResult, FailureKind, Verdict
 from ..driver import DriverRun, WorkerProcess, b64, run_client, server_field
 from ..judge import describe_row, follow_rows, short_event
 from ..registry import Library, missing_feature

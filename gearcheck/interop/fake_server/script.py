@@ -19,13 +19,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ... import paths
 from ...engine.loader import MirroredFormat, Scenario, load_mirrored_file
 from ..registry import ALL_CLIENT, ALL_WORKER
 from ..scenarios import BEHAVIOURS, EVENTS
 
-ROOT = Path(__file__).resolve().parents[3]
-SCRIPT_DIR = ROOT / "fixtures" / "interop" / "as-server"
-SCHEMA_PATH = ROOT / "conformance" / "mirrored.schema.json"
+SCRIPT_DIR = paths.INTEROP_DIR / "as-server"
+SCHEMA_PATH = paths.MIRRORED_SCHEMA
 
 _payload = {"description": "text, {hex: ..} or {fill: .., size: N}",
             "oneOf": [{"type": "string"},

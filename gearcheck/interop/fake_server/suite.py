@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ...engine.loader import Scenario
-from ...report.model import CaseResult, RunReport, ServerInfo
+from ...results import CaseResult, RunReport, ServerInfo
 from .. import baselines
 from ..registry import LIBRARIES, Library
 from .player import play

@@ -1,4 +1,4 @@
-"""What a conformance run produced: the data the engine writes and every report reads.
+"""What a run produced, as data: verdicts, case results, transcripts, the run report.
 
 Strategy: plain dataclasses with ``to_dict`` / ``from_dict`` so report.json is
 the one serialised form; the JUnit, HTML, Markdown, pcap, matrix, gate and
