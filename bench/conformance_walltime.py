@@ -3,11 +3,12 @@
 One C gearmand is started on a free loopback port for the whole measurement
 and stopped at the end. The suite (``conformance/``) then runs against it
 once per worker count (default 1 and 2 pytest-xdist workers), each run in a
-fresh ``python -m pytest`` process, exactly as ``make conformance`` would run
-it with a managed gearmand: its baseline applied, and the extra servers that
-multi-server, restart and durability cases need started by the harness. The
-clock covers the whole pytest process (collection, capability probe, cases,
-reports). Each run's report.json gives the case count and the verdicts.
+fresh ``gearcheck conformance`` process, as a user would run it against a
+gearmand of theirs (``--server HOST:PORT --target gearmand``): its baseline
+applied, and the extra servers that multi-server, restart and durability cases
+need started by the harness. The clock covers the whole process (collection,
+capability probe, cases, reports). Each run's report.json gives the case count
+and the verdicts.
 
 Prints case count, wall time and seconds per case per run, and writes
 ``reports/bench/conformance-walltime-<time>.json`` (each run's reports next to it,
@@ -32,19 +33,17 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from gearcheck import paths
 from gearcheck.targets import GearmandTarget
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGET_NAME = "gearmand-1.1.20"  # its registry entry: the extra servers are started from it
-BASELINE = ROOT / "fixtures" / "baselines" / "gearmand-1.1.20.yaml"
+TARGET_NAME = "gearmand"  # its registry entry: baseline, and the extra servers started from it
 
 
 def run_suite(address: str, workers: int, suite: Path, report_dir: Path,
               timeout_s: float) -> dict[str, object]:
-    argv = [sys.executable, "-m", "pytest", str(suite), "--server", address,
-            "--target", TARGET_NAME, "--manage-extra-servers", "--baseline", str(BASELINE),
-            "--report-dir", str(report_dir), "-q", "-p", "no:cacheprovider",
-            "-o", "addopts=", "-n", str(workers)]
+    argv = [sys.executable, "-m", "gearcheck", "conformance", str(suite), "--server", address,
+            "--target", TARGET_NAME, "--report-dir", str(report_dir), "-n", str(workers)]
     started = time.monotonic()
     proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=timeout_s)
     wall = time.monotonic() - started
@@ -57,7 +56,7 @@ def run_suite(address: str, workers: int, suite: Path, report_dir: Path,
     return {"workers": workers, "cases": cases, "wall_s": round(wall, 2),
             "s_per_case": round(wall / cases, 4) if cases else None,
             "counts": {k: v for k, v in report["counts"].items() if v},
-            "pytest_exit": proc.returncode, "report": str(report_path)}
+            "exit": proc.returncode, "report": str(report_path)}
 
 
 def main() -> int:
@@ -65,7 +64,7 @@ def main() -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2],
                         help="xdist worker counts to measure (default: 1 2)")
-    parser.add_argument("--suite", type=Path, default=ROOT / "conformance")
+    parser.add_argument("--suite", type=Path, default=paths.SUITE_DIR)
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "bench")
     parser.add_argument("--timeout", type=float, default=900.0,
                         help="seconds one suite run may take (default 900)")

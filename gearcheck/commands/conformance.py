@@ -1,166 +1,85 @@
 """``gearcheck conformance``: run the YAML suite against a server and gate on it.
 
-Strategy: a thin front door over pytest and the engine's plugin. It picks the
-server (``--server HOST:PORT``; else ``--target NAME`` from
-fixtures/servers.yaml; else the reference server when it is registered, else
-gearmand, started and stopped by the plugin), picks the baseline (``--baseline``;
-else the target's own from the registry; else, for an external server, the
-registered baseline whose name ends in the version the server reports), runs
-pytest in-process with the report directory fixed, then reads report.json back.
+A thin front door over ``gearcheck.runs.run_suite``. The server is
+``--server``: a registered name or alias (fixtures/servers.yaml; started and
+stopped here) or HOST:PORT (someone's running server); with neither, the
+reference server. ``--target NAME`` is the older spelling of a registered
+server, and with a HOST:PORT ``--server`` says which registered implementation
+it is (its baseline, and extra servers for multi-server cases). The baseline is
+``--baseline FILE``, else the server's registered one, else (for HOST:PORT) the
+registered baseline whose name ends in the version the server reports.
 
-Exit code: the gate's (gearcheck.report.gate) when that module is present,
-else 1 on any FAIL/XPASS, 2 on ERROR only or when no report was written, 0
-otherwise.
+Exit code, as the gate (gearcheck.report.gate): 0 every gated case passed or
+failed as the baseline expects, 1 a new failure or an XPASS, 2 the harness
+could not run or judge.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
-import re
+import sys
 from pathlib import Path
 
-from ..engine.session import slug
-from ..wire import Address, Connection, WireError
-
-EXIT_OK, EXIT_FAILED, EXIT_HARNESS = 0, 1, 2
-DEFAULT_TARGETS = ("refserver", "gearmand-1.1.20")
+from .. import paths
+from ..runs import SuiteSettings, run_suite
+from ..targets import is_address
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("conformance", help="run the conformance suite against a server",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("paths", nargs="*", default=["conformance"],
-                   help="scenario files or folders (default: conformance)")
-    p.add_argument("--server", metavar="HOST:PORT", help="an already running server")
-    p.add_argument("--target", metavar="NAME", help="a server from fixtures/servers.yaml")
+    p.add_argument("paths", nargs="*", type=Path,
+                   help="scenario files or folders (default: the shipped suite)")
+    p.add_argument("--server", metavar="NAME|HOST:PORT",
+                   help="a registered server (started here) or a running one")
+    p.add_argument("--target", metavar="NAME",
+                   help="a registered server; with a HOST:PORT --server, which one it is")
     p.add_argument("--second-server", metavar="HOST:PORT", action="append", default=[],
-                   help="with --server: another server of the same implementation, for "
-                        "cases that need extra servers (repeatable)")
-    p.add_argument("--baseline", metavar="FILE", help="known failures of this server")
+                   help="with a HOST:PORT --server: another server of the same "
+                        "implementation, for cases that need extra servers (repeatable)")
+    p.add_argument("--baseline", metavar="FILE", type=Path, help="known failures of this server")
     p.add_argument("--no-baseline", action="store_true", help="apply no baseline")
     p.add_argument("-k", dest="keyword", metavar="EXPR", help="pytest -k selection")
     p.add_argument("-m", dest="markers", metavar="EXPR", help="pytest -m selection "
                    "(levels must/should/observed, areas, tags)")
-    p.add_argument("-n", dest="workers", metavar="N", help="parallel workers (pytest-xdist)")
-    p.add_argument("--report-dir", metavar="DIR", help="where the reports go")
-    p.add_argument("--case-timeout", type=float, default=None, metavar="SECONDS")
+    p.add_argument("--case", dest="case_ids", action="append", default=[], metavar="ID",
+                   help="run only this case (exact id; repeatable)")
+    p.add_argument("-n", dest="workers", type=int, default=0, metavar="N",
+                   help="parallel pytest-xdist processes (default: none)")
+    p.add_argument("--report-dir", metavar="DIR", type=Path, help="where the reports go")
+    p.add_argument("--case-timeout", type=float, default=None, metavar="SECONDS",
+                   help="deadline of a wait a case does not time itself (default 2.0)")
     p.add_argument("-v", "--verbose", action="store_true", help="one line per case")
     p.set_defaults(func=run)
 
 
-def _registry():  # type: ignore[no-untyped-def]
-    try:
-        from ..targets.registry import load_registry
-
-        return {s.name: s for s in load_registry()}
-    except Exception as exc:
-        print(f"gearcheck conformance: server registry not usable: {exc}")
-        return {}
-
-
-def _default_target(registry: dict) -> str | None:  # type: ignore[type-arg]
-    for name in DEFAULT_TARGETS:
-        spec = registry.get(name)
-        if spec is None:
-            continue
-        try:
-            spec.target_class()
-        except Exception:
-            continue
-        return name
-    return None
-
-
-def _baseline_for_version(address: Address, registry: dict) -> str | None:  # type: ignore[type-arg]
-    try:
-        with Connection.open(address, timeout=2.0) as conn:
-            line = conn.admin("version", timeout=2.0)[0].decode("utf-8", "replace")
-    except (OSError, WireError, IndexError):
-        return None
-    version = re.sub(r"^(OK\s+|v)", "", line).split("+")[0].strip()
-    for spec in registry.values():
-        if spec.baseline and version and spec.name.endswith(f"-{version}") \
-                and Path(spec.baseline).exists():
-            return str(spec.baseline)
-    return None
+def settings_from(args: argparse.Namespace) -> SuiteSettings:
+    server, implementation = args.server, None
+    if args.target and server and is_address(server):
+        implementation = args.target
+    elif args.target:
+        server = server or args.target
+    return SuiteSettings(
+        server=server, implementation=implementation,
+        cases=list(args.paths) or [paths.SUITE_DIR], baseline=args.baseline,
+        use_baseline=not args.no_baseline, keyword=args.keyword, markers=args.markers,
+        case_ids=args.case_ids, workers=args.workers, report_dir=args.report_dir,
+        case_timeout=args.case_timeout, second_servers=args.second_server,
+        verbose=args.verbose)
 
 
 def run(args: argparse.Namespace) -> int:
-    import pytest
-
-    registry = _registry()
-    target = args.target
-    if args.server:
-        try:
-            address = Address.parse(args.server)
-        except ValueError as exc:
-            print(f"gearcheck conformance: {exc}")
-            return EXIT_HARNESS
-        server_name = target or str(address)
-    else:
-        target = target or _default_target(registry)
-        if target is None or target not in registry:
-            print(f"gearcheck conformance: no server: give --server HOST:PORT or --target "
-                  f"NAME (registered: {', '.join(registry) or 'none'})")
-            return EXIT_HARNESS
-        server_name = target
-    baseline = None if args.no_baseline else args.baseline
-    if baseline is None and not args.no_baseline:
-        spec = registry.get(target) if target else None
-        if spec is not None and spec.baseline and Path(spec.baseline).exists():
-            baseline = str(spec.baseline)
-        elif args.server:
-            baseline = _baseline_for_version(address, registry)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    report_dir = Path(args.report_dir or Path("reports") / slug(server_name) / stamp)
-    argv = [*args.paths, "--report-dir", str(report_dir), "-p", "no:cacheprovider",
-            "-o", "addopts=", "-q", "-rfE"]
-    argv += ["--server", args.server] if args.server else ["--target", target]
-    if args.server and target:
-        argv += ["--target", target]
-    for extra in args.second_server:
-        argv += ["--second-server", extra]
-    if baseline:
-        argv += ["--baseline", baseline]
-        print(f"gearcheck conformance: baseline {baseline}")
-    if args.keyword:
-        argv += ["-k", args.keyword]
-    if args.markers:
-        argv += ["-m", args.markers]
-    if args.workers:
-        argv += ["-n", str(args.workers)]
-    if args.case_timeout:
-        argv += ["--case-timeout", str(args.case_timeout)]
-    if args.verbose:
-        argv += ["-v"]
-    pytest_code = pytest.main(argv)
-    report_path = report_dir / "report.json"
-    if not report_path.exists():
-        print(f"gearcheck conformance: no report was written (pytest exit {int(pytest_code)})")
-        return EXIT_HARNESS
-    return _verdict(report_path, baseline)
-
-
-def _verdict(report_path: Path, baseline: str | None) -> int:
-    try:
-        from ..report.gate import evaluate
-        from ..results import RunReport
-    except ImportError:
-        counts = json.loads(report_path.read_text())["counts"]
-        if counts.get("FAIL") or counts.get("XPASS"):
-            return EXIT_FAILED
-        return EXIT_HARNESS if counts.get("ERROR") else EXIT_OK
-    report = RunReport.from_dict(json.loads(report_path.read_text()))
-    applied = None
-    if baseline:
-        from ..report.baseline import apply_baseline, load_baseline
-
-        applied = apply_baseline(report, load_baseline(baseline))
-    outcome = evaluate(report, applied)
-    for line in outcome.lines() if hasattr(outcome, "lines") else []:
+    settings = settings_from(args)
+    outcome = run_suite(settings)
+    if outcome.problem:
+        print(f"gearcheck conformance: cannot run: {outcome.problem}", file=sys.stderr)
+        return outcome.exit_code
+    if outcome.baseline:
+        print(f"gearcheck conformance: baseline {outcome.baseline}")
+    assert outcome.gate is not None
+    for line in outcome.gate.lines():
         print(line)
-    print(f"gearcheck conformance: {outcome.summary()}")
-    print(f"gearcheck conformance: report {report_path}")
-    return int(outcome.exit_code)
+    print(f"gearcheck conformance: {outcome.gate.summary()}")
+    if outcome.report_dir:
+        print(f"gearcheck conformance: report {outcome.report_dir / 'report.json'}")
+    return outcome.exit_code

@@ -1,8 +1,8 @@
 """``gearcheck matrix``: the conformance suite against every server in fixtures/servers.yaml.
 
 Each server is started on a free loopback port, the suite runs against it
-(pytest and the engine's plugin, in a child process), the server is stopped,
-its baseline applied, and its reports written to ``<out>/<name>/``; then
+(``gearcheck.runs.run_suite``), the server is stopped, its baseline applied,
+and its reports written to ``<out>/<name>/``; then
 ``<out>/index.html`` and ``<out>/matrix.json`` put them side by side. Exit 0
 when every server produced a report, 2 when one could not be started or run
 (the matrix is still written, with that server's error in its column). The
@@ -18,9 +18,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..report.matrix import run_matrix
-from ..report.suite_run import DEFAULT_SUITE, PytestSuiteRunner
-from ..targets.registry import RegistryError, load_registry, select
+from .. import paths
+from ..runs import SuiteSettings
+from ..runs.matrix import run_matrix
+from ..targets import RegistryError, load_registry
+from ..targets.registry import select
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -30,13 +32,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    "(default fixtures/servers.yaml)")
     p.add_argument("--only", metavar="NAMES", help="comma-separated server names to run")
     p.add_argument("--suite", metavar="PATH", action="append",
-                   help=f"scenario files or folders (default {DEFAULT_SUITE}); repeatable")
+                   help="scenario files or folders (default: the shipped suite); repeatable")
     p.add_argument("--out", metavar="DIR", default="reports/matrix",
                    help="output folder (default reports/matrix)")
     p.add_argument("--workers", type=int, default=2,
                    help="pytest-xdist workers per server run (0: none; default 2)")
-    p.add_argument("--timeout", type=float, default=900.0,
-                   help="seconds one server's suite may take (default 900)")
     p.add_argument("pytest_args", nargs="*", metavar="-- PYTEST_ARGS",
                    help="extra pytest arguments after --, e.g. -- -k echo")
     p.set_defaults(func=run)
@@ -50,13 +50,14 @@ def run(args: argparse.Namespace) -> int:
     except RegistryError as exc:
         print(f"gearcheck matrix: {exc}", file=sys.stderr)
         return 2
-    suite = [Path(s) for s in (args.suite or [DEFAULT_SUITE])]
+    suite = [Path(s) for s in (args.suite or [paths.SUITE_DIR])]
     missing = [str(s) for s in suite if not s.exists()]
     if missing:
         print(f"gearcheck matrix: suite path(s) not found: {missing}", file=sys.stderr)
         return 2
-    runner = PytestSuiteRunner(suite, workers=args.workers, extra_args=args.pytest_args,
-                               timeout_s=args.timeout)
+    settings = SuiteSettings(cases=suite, workers=args.workers, quiet=True,
+                             registry=Path(args.servers) if args.servers else None,
+                             extra_pytest_args=args.pytest_args)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/"
                   "{task.total} servers"), TimeElapsedColumn(), console=console,
                   transient=False) as progress:
@@ -69,8 +70,8 @@ def run(args: argparse.Namespace) -> int:
             else:
                 progress.update(task, description=message.split(":")[0])
 
-        columns, paths = run_matrix(specs, runner, Path(args.out), progress=report)
+        columns, written = run_matrix(specs, settings, Path(args.out), progress=report)
     failed = [c.name for c in columns if c.report is None]
-    console.print(f"matrix: {paths.html} and {paths.json}"
+    console.print(f"matrix: {written.html} and {written.json}"
                   + (f"; could not run: {', '.join(failed)}" if failed else ""))
     return 2 if failed else 0

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from .. import paths
 from ..engine.loader import find_files, load_file
 from ..engine.probe import ProbeError
 from ..robustness.loopback import NotLoopbackError
@@ -31,8 +32,8 @@ from ._server_choice import add_server_choice, open_server
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("mutants", help="score the conformance suite against mutant servers")
     add_server_choice(p, server_help="host:port of a correct server (loopback only)")
-    p.add_argument("--cases", nargs="+", default=["conformance"],
-                   help="YAML files or folders (default: conformance/)")
+    p.add_argument("--cases", nargs="+", type=Path, default=[paths.SUITE_DIR],
+                   help="YAML files or folders (default: the shipped suite)")
     p.add_argument("--mutation", action="append", choices=sorted(BY_NAME),
                    help="run only these mutations (default: all)")
     p.add_argument("--stop-at-first", action="store_true",
@@ -59,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
         for e in errors:
             console.print(f"gearcheck mutants: {e}")
         if not cases:
-            console.print(f"gearcheck mutants: no cases found in {' '.join(args.cases)}")
+            console.print("gearcheck mutants: no cases found in "
+                          + " ".join(map(str, args.cases)))
         return 2
     mutations = [BY_NAME[n] for n in args.mutation] if args.mutation else list(MUTATIONS)
     if args.clean_only:
@@ -74,13 +76,13 @@ def run(args: argparse.Namespace) -> int:
                       console=console) as progress:
             task = progress.add_task("mutants", total=runs * len(cases), what="")
             report = run_mutants(
-                upstream, cases, mutations, direct=not args.no_direct,
+                upstream, args.cases, mutations, direct=not args.no_direct,
                 stop_at_first=args.stop_at_first,
                 progress=lambda what, n: progress.update(task, advance=n, what=what))
     except NotLoopbackError as exc:
         print(exc, file=sys.stderr)
         return 2
-    except (ValueError, TargetError, ProbeError, OSError) as exc:
+    except (ValueError, TargetError, ProbeError, OSError, RuntimeError) as exc:
         print(f"gearcheck mutants: {exc}", file=sys.stderr)
         return 2
     finally:

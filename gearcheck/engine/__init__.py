@@ -1,7 +1,6 @@
-"""gearcheck.engine: conformance scenarios as data, and the machinery that runs them.
+"""gearcheck.engine: conformance scenarios as data, and the machinery that runs one case.
 
 Modules, each with one job:
-  positions   a YAML loader that remembers the line of every key and item
   schema      the scenario format as a JSON Schema (exported for editors)
   loader      files -> validated ``Scenario`` objects, or errors naming file:line:field
   values      ${placeholders} and byte values (text with escapes, hex, fill)
@@ -9,9 +8,10 @@ Modules, each with one job:
   actors      one named connection of a case: pending events, transcript
   timing      deadlines scaled by the measured ECHO round trip, grace for LATE
   steps       one executor per step kind
+  servers     the extra servers a case asks for, started or given
   runner      one scenario -> one ``CaseResult`` with verdict and evidence
   probe       the capability profile of a server, measured at run start
-  session     one run: server, run id, profile, results -> ``RunReport`` on disk
   mirrored    the harness as the server: accepted actors, mirrored magic, accept/assign
-  pytest_plugin  YAML files as pytest items (xdist-aware)
+
+Running a whole suite (pytest, baselines, reports) is gearcheck.runs, one layer up.
 """

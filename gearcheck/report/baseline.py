@@ -36,6 +36,7 @@ import copy
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -72,6 +73,43 @@ class Baseline:
     path: str
     server: str = ""
     entries: dict[str, BaselineEntry] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        """The parsed baseline as JSON data (how a run hands it to its xdist workers)."""
+        return {"path": self.path, "server": self.server,
+                "entries": [{"case_id": e.case_id, "reason": e.reason,
+                             "verdict": e.verdict.value, "flaky": e.flaky, "file": e.file,
+                             "line": e.line} for e in self.entries.values()]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Baseline:
+        entries = [BaselineEntry(e["case_id"], e["reason"], Verdict(e["verdict"]),
+                                 bool(e["flaky"]), e["file"], int(e["line"]))
+                   for e in data["entries"]]
+        return cls(str(data["path"]), str(data["server"]), {e.case_id: e for e in entries})
+
+    def judge_case(self, result: CaseResult) -> None:
+        """Give ``result`` its baselined verdict, in place; the one place a verdict is judged.
+
+        Starts from the verdict the run produced (undoing an earlier baseline), so
+        judging twice, or with another baseline, gives the same answer as once.
+        """
+        before = verdict_before_baseline(result)
+        result.evidence.pop("baseline", None)
+        entry = self.entries.get(result.case_id)
+        if entry is None:
+            result.verdict = before
+            return
+        result.verdict = judge(before, entry.verdict, flaky=entry.flaky)
+        result.evidence["baseline"] = {
+            "reason": entry.reason, "expected": entry.verdict.value,
+            "verdict_before": before.value, "file": entry.file, "line": entry.line}
+        if entry.flaky:
+            result.evidence["baseline"]["flaky"] = True
+
+    def stale(self, case_ids: set[str]) -> list[BaselineEntry]:
+        """Entries that match none of ``case_ids`` (the cases a run had to choose from)."""
+        return [e for cid, e in self.entries.items() if cid not in case_ids]
 
 
 def _fail(path: Path, line: int, message: str) -> BaselineError:
@@ -198,22 +236,10 @@ def _copy_for_verdicts(report: RunReport) -> RunReport:
 
 
 def apply_baseline(report: RunReport, baseline: Baseline) -> AppliedBaseline:
+    """A baselined copy of ``report`` (``report`` itself is untouched), and the stale entries."""
     out = _copy_for_verdicts(report)
-    seen: set[str] = set()
     for result in out.results:
-        before = verdict_before_baseline(result)
-        result.evidence.pop("baseline", None)
-        entry = baseline.entries.get(result.case_id)
-        if entry is None:
-            result.verdict = before
-            continue
-        seen.add(result.case_id)
-        result.verdict = judge(before, entry.verdict, flaky=entry.flaky)
-        result.evidence["baseline"] = {
-            "reason": entry.reason, "expected": entry.verdict.value,
-            "verdict_before": before.value, "file": entry.file, "line": entry.line}
-        if entry.flaky:
-            result.evidence["baseline"]["flaky"] = True
+        baseline.judge_case(result)
     out.baseline = baseline.path
-    stale = [e for cid, e in baseline.entries.items() if cid not in seen]
+    stale = baseline.stale({r.case_id for r in out.results})
     return AppliedBaseline(out, baseline, stale)

@@ -1,44 +1,27 @@
-"""The server matrix: the suite against every implementation in fixtures/servers.yaml.
+"""The server matrix page: every server's run of the suite, side by side.
 
-Strategy, in two halves that meet at ``RunReport``:
-
-* running (``run_matrix``): for each registered server, start its target on a
-  free loopback port with logs under ``<out>/<name>/logs``, hand its address to
-  a *suite runner* (a callable ``(address, name, outdir) -> RunReport``; by
-  default the conformance engine's session), stop it whatever happened, apply
-  the server's baseline when the file exists, and write that server's full
-  report set to ``<out>/<name>/``. A server that cannot be started or run is
-  a column with its error, not an aborted matrix.
-* rendering (``build_matrix`` / ``write_matrix``): a row per case id (the union
-  over servers, grouped by area), a column per server, each cell the verdict
-  linking to ``<name>/report.html#<case id>``; a cell for a case a server did
-  not run is empty, never a pass. Below, each server's capability profile side
-  by side. matrix.json holds the same data for machines.
+Strategy: a ``MatrixColumn`` per server (its report, or why there is none;
+gearcheck.runs.matrix runs them). ``build_matrix`` makes a row per case id (the
+union over servers, grouped by area) and a column per server, each cell the
+verdict linking to ``<name>/report.html#<case id>``; a cell for a case a server
+did not run is empty, never a pass. Below, each server's capability profile
+side by side. matrix.json holds the same data for machines; index.html renders it.
 """
 
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ..results import RunReport, Verdict
-from ..targets import TargetError
-from ..targets.registry import ServerSpec
-from ..wire import Address
-from .baseline import BaselineError, apply_baseline, load_baseline
 from .html_report import environment
 from .summary_md import LEVEL_ORDER
-from .writers import write_all
 
 MATRIX_SCHEMA = "gearcheck-matrix/1"
-
-SuiteRunner = Callable[[Address, str, Path], RunReport]
-
 
 @dataclass
 class MatrixColumn:
@@ -130,57 +113,3 @@ def write_matrix(columns: Iterable[MatrixColumn], outdir: Path | str) -> MatrixP
     html_path = outdir / "index.html"
     html_path.write_text(render_matrix_html(data), encoding="utf-8")
     return MatrixPaths(html_path, json_path)
-
-
-def column_from_report(report: RunReport, spec: ServerSpec, server_dir: Path, outdir: Path,
-                       warnings: list[str] | None = None) -> MatrixColumn:
-    """Apply the server's baseline (if its file exists), write its reports, make its column."""
-    warnings = list(warnings or [])
-    if spec.baseline is not None:
-        if spec.baseline.is_file():
-            try:
-                report = apply_baseline(report, load_baseline(spec.baseline)).report
-            except BaselineError as exc:
-                warnings.append(f"baseline not applied: {exc}")
-        else:
-            warnings.append(f"baseline {spec.baseline} (listed at {spec.where}) does not "
-                            "exist; shown without it")
-    if not report.server.name:
-        report.server.name = spec.name
-    paths = write_all(report, server_dir)
-    return MatrixColumn(spec.name, spec.title, spec.notes, report,
-                        paths.html.relative_to(outdir).as_posix(), warnings=warnings)
-
-
-def run_server(spec: ServerSpec, runner: SuiteRunner, outdir: Path) -> MatrixColumn:
-    """Start one server, run the suite against it, stop it; never raises for the server."""
-    server_dir = outdir / spec.name
-    try:
-        target = spec.create(log_dir=server_dir / "logs")
-        with target:
-            report = runner(target.address, spec.name, server_dir)
-    except (TargetError, RuntimeError, OSError, ValueError) as exc:  # SuiteRunError too
-        return MatrixColumn(spec.name, spec.title, spec.notes,
-                            error=f"{type(exc).__name__}: {exc}".splitlines()[0])
-    return column_from_report(report, spec, server_dir, outdir)
-
-
-def run_matrix(specs: Iterable[ServerSpec], runner: SuiteRunner, outdir: Path | str,
-               progress: Callable[[str], None] | None = None
-               ) -> tuple[list[MatrixColumn], MatrixPaths]:
-    outdir = Path(outdir)
-    columns = []
-    for spec in specs:
-        started = time.monotonic()
-        if progress:
-            progress(f"{spec.name}: starting {spec.target}")
-        column = run_server(spec, runner, outdir)
-        columns.append(column)
-        if progress:
-            counts = column.report.counts() if column.report else {}
-            brief = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
-            progress(f"{spec.name}: {column.error or brief} "
-                     f"({time.monotonic() - started:.1f} s)")
-            for warning in column.warnings:
-                progress(f"{spec.name}: warning: {warning}")
-    return columns, write_matrix(columns, outdir)

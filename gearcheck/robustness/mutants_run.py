@@ -1,13 +1,14 @@
 """Mutation testing of the conformance suite: does it catch each one-defect server?
 
-Strategy: the suite runs first straight against the correct server and then
-through the clean proxy (no mutation); the proxy must not change a single
-verdict, which shows it is transparent. The capability profile is probed once,
-through the clean proxy, and reused for every mutant, so a mutation that hides
-a packet turns cases into FAIL rather than UNSUPPORTED. Each mutant then runs
-only the cases that passed cleanly, with its own run id (fresh function
-names); a case that ends FAIL or ERROR under the mutant catches it, and a
-mutant caught by at least one case is killed. The score is killed / mutants.
+Strategy: the suite runs (``gearcheck.runs.run_suite``, no baseline, no report
+files) first straight against the correct server and then through the clean
+proxy (no mutation); the proxy must not change a single verdict, which shows it
+is transparent. The capability profile is probed once, through the clean
+proxy, and given to every run, so a mutation that hides a packet turns cases
+into FAIL rather than UNSUPPORTED. Each mutant then runs only the cases that
+passed cleanly, each run with its own run id (fresh function names); a case
+that ends FAIL or ERROR under the mutant catches it, and a mutant caught by at
+least one case is killed. The score is killed / mutants.
 """
 
 from __future__ import annotations
@@ -15,12 +16,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from ..engine.loader import Scenario
 from ..engine.probe import Profile, probe_server
-from ..engine.runner import run_case
-from ..engine.timing import Timing
 from ..results import CaseResult, Verdict
+from ..runs import SuiteSettings, run_suite
 from ..wire import Address
 from .mutant_proxy import MutantProxy
 from .mutations import Mutation
@@ -90,45 +90,48 @@ def _counts(verdicts: dict[str, str]) -> dict[str, int]:
     return out
 
 
-def _run_all(cases: list[Scenario], address: Address, run_id: str, timing: Timing,
-             profile: Profile, progress: Progress | None, label: str,
-             stop_at_first: bool = False) -> list[CaseResult]:
-    results = []
-    for i, case in enumerate(cases):
-        result = run_case(case, address, run_id=f"{run_id}-{i}", timing=timing, profile=profile)
-        results.append(result)
-        if progress:
-            progress(label, 1)
-        if stop_at_first and result.verdict in CATCHING:
-            break
-    return results
+def _run_all(cases: list[Path], address: Address, profile: Profile,
+             progress: Progress | None, label: str, case_ids: list[str] | None = None,
+             stop_at_first: bool = False, case_timeout: float | None = None,
+             ) -> list[CaseResult]:
+    settings = SuiteSettings(
+        server=str(address), cases=cases, use_baseline=False, write_reports=False,
+        quiet=True, profile=profile, case_ids=case_ids or [], case_timeout=case_timeout,
+        stop_at_first_failure=stop_at_first,
+        on_result=(lambda _r: progress(label, 1)) if progress else None)
+    outcome = run_suite(settings)
+    if outcome.report is None:
+        raise RuntimeError(f"{label}: the suite could not run: {outcome.problem}")
+    return outcome.report.results
 
 
-def run_mutants(upstream: Address, cases: list[Scenario], mutations: list[Mutation], *,
-                timing: Timing | None = None, direct: bool = True,
+def run_mutants(upstream: Address, cases: list[Path], mutations: list[Mutation], *,
+                case_timeout: float | None = None, direct: bool = True,
                 stop_at_first: bool = False, progress: Progress | None = None) -> MutantsReport:
+    """Score the suite in ``cases`` (files or folders) against ``mutations`` of ``upstream``."""
     started = time.monotonic()
-    report = MutantsReport(str(upstream), len(cases))
+    report = MutantsReport(str(upstream), 0)
     stamp = f"mut{int(time.time() * 1000) % 10**8}"
     with MutantProxy(upstream) as clean:
         assert clean.address is not None
         profile = probe_server(clean.address, f"{stamp}-probe")
-        timing = timing or Timing(rtt_s=profile.rtt_s or 0.0005)
         if direct:
-            for r in _run_all(cases, upstream, f"{stamp}-direct", timing, profile, progress,
-                              "direct"):
+            for r in _run_all(cases, upstream, profile, progress, "direct",
+                              case_timeout=case_timeout):
                 report.direct[r.case_id] = r.verdict.value
-        for r in _run_all(cases, clean.address, f"{stamp}-clean", timing, profile, progress,
-                          "clean proxy"):
+        for r in _run_all(cases, clean.address, profile, progress, "clean proxy",
+                          case_timeout=case_timeout):
             report.clean[r.case_id] = r.verdict.value
-    passing = [c for c in cases if Verdict(report.clean[c.id]).is_success]
-    for n, mutation in enumerate(mutations):
+    report.cases = len(report.clean)
+    passing = [cid for cid, v in report.clean.items() if Verdict(v).is_success]
+    for mutation in mutations:
         outcome = MutantOutcome(mutation.name, mutation.defect)
         t0 = time.monotonic()
         with MutantProxy(upstream, mutation) as proxy:
             assert proxy.address is not None
-            results = _run_all(passing, proxy.address, f"{stamp}-m{n}", timing, profile,
-                               progress, mutation.name, stop_at_first)
+            results = _run_all(cases, proxy.address, profile, progress, mutation.name,
+                               case_ids=passing, stop_at_first=stop_at_first,
+                               case_timeout=case_timeout)
         outcome.cases_run = len(results)
         for r in results:
             if r.verdict in (Verdict.FAIL, Verdict.XPASS):

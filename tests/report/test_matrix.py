@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from gearcheck.report.matrix import MatrixColumn, build_matrix, run_matrix, write_matrix
-from gearcheck.results import CaseResult, RunReport, ServerInfo, Verdict
+from gearcheck import paths
+from gearcheck.report.matrix import MatrixColumn, build_matrix, write_matrix
+from gearcheck.results import RunReport, ServerInfo, Verdict
+from gearcheck.runs import SuiteSettings
+from gearcheck.runs.matrix import run_matrix
 from gearcheck.targets.registry import parse_registry
-from gearcheck.wire import Address, Connection, ReceiveTimeout
 
 from .conftest import every_verdict_report, make_case
 
@@ -69,19 +71,6 @@ def test_matrix_html_links_cells_to_evidence(tmp_path: Path) -> None:
     assert 'name="differ"' in html and "<script src" not in html and "<link" not in html
 
 
-def echo_runner(address: Address, name: str, outdir: Path) -> RunReport:
-    """A one-case suite with a real exchange, standing in for the engine's session."""
-    with Connection.open(address, timeout=5) as conn:
-        try:
-            conn.echo(b"matrix", timeout=1.0)
-            verdict, message = Verdict.PASS, "ECHO_RES came back"
-        except ReceiveTimeout:
-            verdict, message = Verdict.UNSUPPORTED, "no ECHO_RES within 1 s"
-    result = CaseResult("GM-ECHO-001", "ECHO_REQ is answered", "echo", "MUST", verdict,
-                        message=message)
-    return RunReport(ServerInfo(str(address)), [result], tool_version="test")
-
-
 def test_run_matrix_starts_each_server_applies_baselines_and_survives_failures(
         tmp_path: Path) -> None:
     baselines = tmp_path / "baselines"
@@ -103,7 +92,9 @@ servers:
 """)
     specs = parse_registry(registry.read_text(), registry)
     messages: list[str] = []
-    cols, paths = run_matrix(specs, echo_runner, tmp_path / "out", progress=messages.append)
+    settings = SuiteSettings(cases=[paths.SUITE_DIR], case_ids=["GM-ECHO-001"], quiet=True,
+                             registry=registry)
+    cols, written = run_matrix(specs, settings, tmp_path / "out", progress=messages.append)
     perl, gear, broken = cols
     assert perl.report is not None and perl.report.results[0].verdict is Verdict.XPASS
     assert gear.report is not None and gear.report.results[0].verdict is Verdict.UNSUPPORTED
@@ -112,8 +103,9 @@ servers:
     for name in ("perl", "gear"):
         assert (tmp_path / "out" / name / "report.html").is_file()
         assert (tmp_path / "out" / name / "junit.xml").is_file()
-    data = json.loads(paths.json.read_text())
+    data = json.loads(written.json.read_text())
     cells = data["cases"][0]["cells"]
     assert cells["perl"]["href"] == "perl/report.html#GM-ECHO-001"
     assert cells["gear"]["verdict"] == "UNSUPPORTED"
-    assert any(m.startswith("broken: TargetError") for m in messages)
+    assert any(m.startswith("broken: cannot run: ") and "--no-such-option" in m
+               for m in messages)

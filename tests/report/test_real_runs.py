@@ -13,8 +13,8 @@ from scapy.utils import rdpcap
 
 from gearcheck.cli import main as cli_main
 from gearcheck.report.json_report import load_report
-from gearcheck.report.suite_run import run_suite
 from gearcheck.results import RunReport, Verdict
+from gearcheck.runs import SuiteSettings, run_suite
 from gearcheck.targets import GearmandTarget
 
 SMALL_SUITE = Path(__file__).parent / "scenarios" / "small.yaml"
@@ -24,7 +24,11 @@ SMALL_SUITE = Path(__file__).parent / "scenarios" / "small.yaml"
 def gearmand_run(gearmand: GearmandTarget, tmp_path_factory: pytest.TempPathFactory
                  ) -> tuple[RunReport, Path]:
     outdir = tmp_path_factory.mktemp("gearmand-run")
-    return run_suite(gearmand.address, "gearmand-1.1.20", outdir, suite=[SMALL_SUITE]), outdir
+    outcome = run_suite(SuiteSettings(server=str(gearmand.address), implementation="gearmand",
+                                      cases=[SMALL_SUITE], report_dir=outdir, quiet=True,
+                                      use_baseline=False))
+    assert outcome.report is not None, outcome.problem
+    return outcome.report, outdir
 
 
 def test_the_engine_run_produces_every_report(gearmand_run: tuple[RunReport, Path]) -> None:
