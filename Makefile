@@ -7,7 +7,7 @@ PROFILE ?= load/profiles/steady-foreground.yaml
 WORKERS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: setup system-deps test lint conformance matrix load load-distributed bench interop \
+.PHONY: setup system-deps test test-fast lint conformance matrix load load-distributed bench interop \
         fuzz mutants faults serve bench-server bench-conformance clean
 
 setup: .venv/.gearcheck-installed
@@ -23,8 +23,15 @@ test: setup system-deps
 	bash scripts/install-interop-clients.sh
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
+# The tests without the `slow` marker (each slow one starts many servers or runs for long).
+test-fast: setup system-deps
+	bash scripts/install-interop-clients.sh
+	$(PY) -m pytest tests -m "not slow" $(PYTEST_ARGS)
+
+# ruff over every Python file in the repository, mypy (strict) over the package.
 lint: setup
-	.venv/bin/ruff check gearcheck tests load
+	.venv/bin/ruff check .
+	.venv/bin/mypy
 
 # SERVER=host:port (optional; with none the default server is started and stopped),
 # TARGET=name from fixtures/servers.yaml, BASELINE=file, K=-k expr, N=xdist workers.

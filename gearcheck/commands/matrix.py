@@ -20,7 +20,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .. import paths
 from ..runs import SuiteSettings
-from ..runs.matrix import run_matrix
+from ..runs.server_matrix import run_matrix
 from ..targets import RegistryError, load_registry
 from ..targets.registry import select
 

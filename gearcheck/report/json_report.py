@@ -108,7 +108,7 @@ def validate_report_data(data: object, *, where: str = "report") -> None:
     except fastjsonschema.JsonSchemaException as fast_error:
         error = jsonschema.exceptions.best_match(_explaining_validator().iter_errors(data))
         if error is None:  # the two validators disagree: still a rejection
-            raise ReportFormatError(f"{where}: {fast_error.message}") from None
+            raise ReportFormatError(f"{where}: {fast_error}") from None
     path = "$" + "".join(f"[{p!r}]" if isinstance(p, str) else f"[{p}]"
                          for p in error.absolute_path)
     raise ReportFormatError(f"{where}: {path}: {error.message}")

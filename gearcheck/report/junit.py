@@ -71,6 +71,7 @@ def _testcase(result: CaseResult) -> TestCase:
     case = TestCase(f"{result.case_id} {result.title}".strip(), f"conformance.{result.area}",
                     round(result.duration_s, 6))
     v = result.verdict
+    entry: Failure | Error | Skipped
     if v in (Verdict.FAIL, Verdict.XPASS):
         entry = Failure(result.message or v.value, v.value)
     elif v is Verdict.ERROR:

@@ -65,7 +65,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{level}: conformance case of level "
                                            f"{level.upper()}")
     if state.is_worker:
-        payload = config.workerinput.get("gearcheck")  # type: ignore[attr-defined]
+        payload = config.workerinput.get("gearcheck")  # type: ignore[attr-defined]  # xdist
         if payload:
             state.take_worker_input(payload)
     elif config.getoption("server") or config.getoption("target"):
@@ -110,8 +110,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = session.config.stash.get(STATE, None)
     if state is None:
         return
-    worker = session.config.workerinput["workerid"] if state.is_worker \
-        else None  # type: ignore[attr-defined]
+    worker: str | None = None
+    if state.is_worker:
+        worker = session.config.workerinput["workerid"]  # type: ignore[attr-defined]  # xdist
     lines = state.finish(worker)
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     for line in lines:

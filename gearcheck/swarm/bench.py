@@ -19,10 +19,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from ..targets import GearmandTarget, RefServerTarget, Target
+from ..targets import open_target
 from .runner import EXIT_HARNESS, run_load
 
-SERVERS: dict[str, type[Target]] = {"refserver": RefServerTarget, "gearmand": GearmandTarget}
+SERVERS = ("refserver", "gearmand")  # registered names (fixtures/servers.yaml)
 
 
 def _figures(summary: dict[str, Any] | None) -> dict[str, Any]:
@@ -45,9 +45,9 @@ def run_bench(profiles: list[Path], out_root: Path, duration: float | None) -> i
     worst = 0
     for profile in profiles:
         row: dict[str, Any] = {"profile": profile.stem}
-        for label, cls in SERVERS.items():
+        for label in SERVERS:
             console.print(f"[bold]bench[/bold] {profile.stem} on {label}")
-            with cls(log_dir=run_dir / "servers") as target:  # type: ignore[call-arg]
+            with open_target(label, log_dir=run_dir / "servers") as target:
                 result = run_load(profile, server=str(target.address), out_root=run_dir,
                                   run_name=f"{profile.stem}-{label}", duration=duration)
             row[label] = _figures(result.summary)

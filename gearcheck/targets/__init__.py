@@ -7,8 +7,8 @@ Managed targets run as child processes on free loopback ports and are always
 stopped; an ``ExternalTarget`` is someone else's server, only reached.
 """
 
-from ._base import ExternalTarget, ProcessTarget, Target, TargetError, wait_until_answers
-from ._errors import ConfigUnsupported
+from ._base import ExternalTarget, ProcessTarget, Target, wait_until_answers
+from ._errors import ConfigUnsupported, TargetError
 from ._ports import free_port
 from .configs import ServerConfig, parse_config
 from .gear_server import GearServerTarget

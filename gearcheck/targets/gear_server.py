@@ -12,7 +12,8 @@ import importlib.metadata
 import importlib.util
 import sys
 
-from ._base import ProcessTarget, TargetError
+from ._base import ProcessTarget
+from ._errors import TargetError
 
 
 def gear_version() -> str:

@@ -12,7 +12,8 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ._base import ProcessTarget, TargetError
+from ._base import ProcessTarget
+from ._errors import TargetError
 
 if TYPE_CHECKING:
     from .configs import ServerConfig

@@ -14,7 +14,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ._base import ProcessTarget, TargetError
+from ._base import ProcessTarget
+from ._errors import TargetError
 
 PERL_GEARMAND_PATH = "/usr/bin/gearmand"
 

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 from gearcheck import paths
-from gearcheck.report.matrix import MatrixColumn, build_matrix, write_matrix
+from gearcheck.report.matrix_page import MatrixColumn, build_matrix, write_matrix
 from gearcheck.results import RunReport, ServerInfo, Verdict
 from gearcheck.runs import SuiteSettings
-from gearcheck.runs.matrix import run_matrix
+from gearcheck.runs.server_matrix import run_matrix
 from gearcheck.targets.registry import parse_registry
 
 from .conftest import every_verdict_report, make_case

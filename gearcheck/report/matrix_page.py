@@ -1,11 +1,12 @@
 """The server matrix page: every server's run of the suite, side by side.
 
 Strategy: a ``MatrixColumn`` per server (its report, or why there is none;
-gearcheck.runs.matrix runs them). ``build_matrix`` makes a row per case id (the
-union over servers, grouped by area) and a column per server, each cell the
-verdict linking to ``<name>/report.html#<case id>``; a cell for a case a server
-did not run is empty, never a pass. Below, each server's capability profile
-side by side. matrix.json holds the same data for machines; index.html renders it.
+gearcheck.runs.server_matrix runs them). ``build_matrix`` makes a row per case
+id (the union over servers, grouped by area) and a column per server, each cell
+the verdict linking to ``<name>/report.html#<case id>``; a cell for a case a
+server did not run is empty, never a pass. Below, each server's capability
+profile side by side. matrix.json holds the same data for machines; index.html
+renders it.
 """
 
 from __future__ import annotations

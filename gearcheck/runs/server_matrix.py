@@ -4,7 +4,7 @@ Strategy: each registered server is one ``run_suite`` (the server started and
 stopped by the run itself, its registered baseline applied, its reports in
 ``<out>/<name>/``), made into a ``MatrixColumn``; a server that cannot be
 started or run is a column with its error, not an aborted matrix. Then the
-page (gearcheck.report.matrix) puts the columns side by side.
+page (gearcheck.report.matrix_page) puts the columns side by side.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 
-from ..report.matrix import MatrixColumn, MatrixPaths, write_matrix
+from ..report.matrix_page import MatrixColumn, MatrixPaths, write_matrix
 from ..targets import ServerSpec
 from .suite import SuiteSettings, run_suite
 
