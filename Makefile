@@ -3,8 +3,8 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 GEARCHECK := .venv/bin/gearcheck
 SERVER ?=
-PROFILE ?= load/profiles/steady-foreground.yaml
-WORKERS ?= 2
+PROFILE ?= steady-foreground
+PROCESSES ?= $(or $(WORKERS),2)
 PYTEST_ARGS ?=
 
 .PHONY: setup system-deps test test-fast lint conformance matrix load load-distributed bench interop \
@@ -33,17 +33,20 @@ lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/mypy
 
-# SERVER=host:port (optional; with none the default server is started and stopped),
-# TARGET=name from fixtures/servers.yaml, BASELINE=file, K=-k expr, N=xdist workers.
+# SERVER=name from fixtures/servers.yaml or host:port (none: the reference server, started
+# and stopped), CASES=folder or file of your own cases, BASELINE=file, K=-k expr,
+# N=xdist processes. make exits 2 whenever gearcheck exits non-zero (make cannot pass 1
+# on); run .venv/bin/gearcheck conformance ... directly for the 0/1/2 exit codes.
+SERVER := $(or $(SERVER),$(TARGET))
 conformance: setup system-deps
-	$(GEARCHECK) conformance $(if $(SERVER),--server $(SERVER)) $(if $(TARGET),--target $(TARGET)) \
+	$(GEARCHECK) conformance $(CASES) $(if $(SERVER),--server $(SERVER)) \
 	  $(if $(BASELINE),--baseline $(BASELINE)) $(if $(K),-k '$(K)') $(if $(N),-n $(N))
 
 # every server in fixtures/servers.yaml, side by side: reports/matrix/index.html + matrix.json
-# ONLY=name,name restricts the servers; MATRIX_WORKERS=xdist workers per server run.
+# ONLY=name,name restricts the servers; PROCESSES=xdist processes per server run.
 matrix: setup system-deps
 	$(GEARCHECK) matrix --out reports/matrix $(if $(ONLY),--only $(ONLY)) \
-	  $(if $(MATRIX_WORKERS),--workers $(MATRIX_WORKERS))
+	  $(if $(PROCESSES),--processes $(PROCESSES))
 
 serve: setup
 	$(GEARCHECK) serve --port 4730
@@ -65,9 +68,9 @@ load: setup system-deps
 	$(GEARCHECK) load --profile $(PROFILE) $(if $(SERVER),--server $(SERVER)) \
 	  $(if $(DURATION),--duration $(DURATION))
 
-# The same with Locust's own --master and WORKERS=N --worker processes.
+# The same with Locust's own --master and PROCESSES=N --worker processes.
 load-distributed: setup system-deps
-	$(GEARCHECK) load --profile $(PROFILE) --workers $(WORKERS) $(if $(SERVER),--server $(SERVER)) \
+	$(GEARCHECK) load --profile $(PROFILE) --processes $(PROCESSES) $(if $(SERVER),--server $(SERVER)) \
 	  $(if $(DURATION),--duration $(DURATION))
 
 # Every load profile against the reference server, then gearmand: ratio table (BENCH_DURATION).

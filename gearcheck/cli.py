@@ -17,15 +17,21 @@ import pkgutil
 import sys
 
 from . import commands
+from .commands._options import CommandParser
+from .results import tool_version
 
 EXIT_OK, EXIT_FAILED, EXIT_HARNESS = 0, 1, 2
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The command's parser: every subcommand, or just ``only`` when it is one of them."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="gearcheck",
-        description="Conformance and load testing for Gearman job servers and client libraries.")
+        description="Conformance and load testing for Gearman job servers and client "
+                    "libraries. Exit codes: 0 all good, 1 a check failed, 2 the harness could "
+                    "not run. `gearcheck COMMAND --help` describes each command.")
+    parser.add_argument("--version", action="version",
+                        version=f"gearcheck {tool_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     names = sorted(m.name for m in pkgutil.iter_modules(commands.__path__)
                    if not m.name.startswith("_"))
@@ -37,8 +43,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser(argv[0] if argv else None)
-    args = parser.parse_args(argv)
+    parser = build_parser(next((a for a in argv if not a.startswith("-")), None))
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help, --version, or a bad option (one line printed)
+        return stop.code if isinstance(stop.code, int) else EXIT_HARNESS
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

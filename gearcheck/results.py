@@ -12,9 +12,18 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 SCHEMA_VERSION = "1.0"
+
+
+def tool_version() -> str:
+    """gearcheck's own version, as its package metadata says."""
+    try:
+        return version("gearcheck")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 class Verdict(StrEnum):

@@ -1,11 +1,10 @@
-"""``gearcheck dissect FILE.pcap``: a capture as a readable Gearman conversation.
+"""Print a capture file (pcap or pcapng) as a readable Gearman conversation.
 
 One line per packet or admin line, in capture order: seconds since the first
-one, the connection with an arrow for the direction (``client > server`` is a
+one, the connection with an arrow for the direction (client > server is a
 request), then the magic, the type and the named arguments. Stream errors
 (bytes that cannot be framed, holes in the capture) are printed where they
-happen, prefixed with ``!``. Reassembly and decoding are
-``gearcheck.protocol.capture``'s; this module only formats.
+happen, prefixed with "!". TCP is reassembled; any port can be Gearman's.
 """
 
 from __future__ import annotations
@@ -17,12 +16,14 @@ from scapy.error import Scapy_Exception
 
 from ..protocol.capture import Dissection, dissect_capture
 from ..protocol.scapy_layer import summarize
+from ._options import existing_file, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("dissect", help="print the Gearman conversation in a pcap file")
-    p.add_argument("pcap", help="capture file (pcap or pcapng)")
-    p.add_argument("--port", type=int, action="append", default=None,
+    p = sub.add_parser("dissect", help="print the Gearman conversation in a pcap file",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("pcap", type=existing_file, help="capture file (pcap or pcapng)")
+    p.add_argument("--port", type=positive_int, action="append", default=None,
                    help="only connections with an end on this port (repeatable; "
                         "default: every TCP connection in the file)")
     p.add_argument("--full", action="store_true", help="print arguments without shortening")

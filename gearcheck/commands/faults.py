@@ -1,7 +1,7 @@
-"""``gearcheck faults --target refserver|gearmand``: do jobs survive crashes?
+"""Kill workers, clients and the server mid-run, and count the jobs that were lost.
 
-Runs the fault scenarios (gearcheck/robustness/faults.py) against servers it
-starts itself, then prints a table and writes reports/faults/<run>/faults.json
+Runs three fault scenarios against registered servers it starts itself, then
+prints a table and writes OUT/faults.json
 with submitted / acknowledged / recovered / lost / duplicated / out-of-order
 per server and scenario. Exit 0 when nothing was lost, duplicated or out of
 order and every check held, 1 otherwise, 2 when a server could not be run.
@@ -11,25 +11,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
-from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from ..robustness.faults import SCENARIOS, ScenarioResult, run_faults
+from ._options import add_out, server
+from ._options import out_dir as out_dir_of
 
 COLUMNS = ("submitted", "acknowledged", "recovered", "lost", "duplicated", "out_of_order")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("faults", help="kill workers, clients and the server; count lost jobs")
-    p.add_argument("--target", action="append", required=True, metavar="NAME",
+    p = sub.add_parser("faults", help="kill workers, clients and the server; count lost jobs",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--server", action="append", required=True, type=server, metavar="NAME",
                    help="registered server to start and hurt (repeat for several)")
     p.add_argument("--scenario", action="append", choices=sorted(SCENARIOS),
                    help="run only these scenarios (default: all)")
-    p.add_argument("--out", default="reports/faults")
-    p.add_argument("--run-name", default=None)
+    add_out(p, "faults")
     p.set_defaults(func=run)
 
 
@@ -37,10 +37,10 @@ def run(args: argparse.Namespace) -> int:
     console = Console()
     if not console.is_terminal:
         console.width = 140
-    out_dir = Path(args.out) / (args.run_name or time.strftime("%Y%m%d-%H%M%S"))
+    out_dir = out_dir_of(args, "faults")
     report: dict[str, dict[str, object]] = {}
     all_results: dict[str, list[ScenarioResult]] = {}
-    for name in args.target:
+    for name in args.server:
         with console.status(f"faults against {name} ..."):
             results = run_faults(name, out_dir / name, args.scenario)
         all_results[name] = results

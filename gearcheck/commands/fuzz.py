@@ -1,9 +1,9 @@
-"""``gearcheck fuzz``: hostile input against a loopback server, findings as reproducers.
+"""Send generated hostile input to a server on this machine; findings become reproducers.
 
-Either ``--server host:port`` (someone else's server: it must be on loopback,
-and a run ends at its first crash or hang) or ``--target refserver|gearmand``
-(started here, restarted after each crash, watched through /proc). Bounded by
-``--seconds`` and ``--max-inputs``; writes reports/fuzz/<run>/summary.json
+--server NAME starts a registered server here, restarts it after each crash and
+watches its memory and file descriptors through /proc; --server HOST:PORT is
+someone else's server, which must be on loopback, and a run ends at its first
+crash or hang. Bounded by --seconds and --max-inputs; writes OUT/summary.json
 and one .hex + .yaml reproducer per finding. Exit 0 no finding, 1 findings,
 2 the harness could not run.
 """
@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
-from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -22,35 +20,35 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from ..robustness.fuzz_run import FuzzRun
 from ..robustness.loopback import NotLoopbackError
 from ..targets import TargetError
+from ._options import add_out, add_seed, positive_int, positive_seconds
+from ._options import out_dir as out_dir_of
 from ._server_choice import add_server_choice, open_server
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("fuzz", help="send generated hostile input to a loopback server")
-    add_server_choice(p, server_help="host:port of a running server (loopback only)")
-    p.add_argument("--seconds", type=float, default=30.0, help="time budget (default 30)")
-    p.add_argument("--seed", type=int, default=0, help="generation seed (default 0)")
-    p.add_argument("--max-inputs", type=int, default=None, help="stop after this many inputs")
-    p.add_argument("--deadline", type=float, default=5.0,
+    p = sub.add_parser("fuzz", help="send generated hostile input to a loopback server",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_server_choice(p)
+    p.add_argument("--seconds", type=positive_seconds, default=30.0, metavar="S",
+                   help="time budget (default 30)")
+    add_seed(p)
+    p.add_argument("--max-inputs", type=positive_int, default=None, metavar="N",
+                   help="stop after this many inputs")
+    p.add_argument("--deadline", type=positive_seconds, default=5.0, metavar="S",
                    help="seconds the sentinel ECHO may take (default 5)")
-    p.add_argument("--shrink-seconds", type=float, default=30.0,
+    p.add_argument("--shrink-seconds", type=positive_seconds, default=30.0, metavar="S",
                    help="time budget for shrinking findings (default 30)")
-    p.add_argument("--out", default="reports/fuzz", help="parent folder of the run's folder")
-    p.add_argument("--run-name", default=None, help="folder name (default: time and seed)")
-    p.add_argument("--no-progress", action="store_true")
+    add_out(p, "fuzz")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar or lines")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
-    if args.seconds <= 0 or (args.max_inputs is not None and args.max_inputs <= 0):
-        console.print("gearcheck fuzz: --seconds and --max-inputs must be positive")
-        return 2
-    run_name = args.run_name or time.strftime(f"%Y%m%d-%H%M%S-seed{args.seed}")
-    out_dir = Path(args.out) / run_name
+    out_dir = out_dir_of(args, "fuzz", f"-seed{args.seed}")
     try:
         address, target = open_server(args, tool="gearcheck fuzz", log_dir=out_dir / "server")
-        shown = args.target if target is not None else str(address)
+        shown = args.server if target is not None else str(address)
     except NotLoopbackError as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -1,11 +1,12 @@
-"""``gearcheck gate REPORT [--baseline FILE]``: the exit code CI gates on.
+"""Judge a conformance report.json against a baseline: the exit code CI gates on.
 
 Reads report.json (schema-checked), applies the baseline if one is given,
 prints one line per case that needs attention and a closing summary line, and
-exits 0 / 1 / 2 as gearcheck.report.gate documents. ``--write DIR`` writes
-the baselined report (JSON, JUnit, HTML, summary, pcaps) so CI can publish the
-gated view; ``--summary FILE`` appends the Markdown summary (give it
-$GITHUB_STEP_SUMMARY).
+exits 0 when every gated case passed or failed as the baseline expects, 1 on a
+new failure or an XPASS (an expected failure that now passes), 2 when the run
+could not be judged. --write DIR writes the baselined report (JSON, JUnit,
+HTML, summary, pcaps) so CI can publish the gated view; --summary FILE appends
+the Markdown summary (give it $GITHUB_STEP_SUMMARY).
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from ..report.baseline import BaselineError, apply_baseline, load_baseline
 from ..report.gate import ALL_LEVELS, EXIT_HARNESS, evaluate
 from ..report.json_report import ReportFormatError, load_report
 from ..report.summary_md import render_summary
+from ._options import existing_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("gate", help="exit 0/1/2 from a conformance report and a baseline",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("report", help="report.json of a conformance run")
-    p.add_argument("--baseline", metavar="FILE",
+    p.add_argument("report", type=existing_file, help="report.json of a conformance run")
+    p.add_argument("--baseline", metavar="FILE", type=existing_file,
                    help="known failures (fixtures/baselines/<server>.yaml)")
     p.add_argument("--levels", default=",".join(ALL_LEVELS),
                    help="comma-separated levels that can fail the gate (default: all)")

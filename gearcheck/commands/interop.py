@@ -1,11 +1,12 @@
-"""``gearcheck interop``: the client-library matrix and the harness-as-server reports.
+"""Run every client library against every worker library through each server, then play the
+server against each library.
 
-Installs the libraries' runtimes when missing (scripts/install-interop-clients.sh),
-runs every client library x every worker library x each server through the
-scenarios in fixtures/interop/scenarios (reports/interop/index.html and
+Installs the libraries' runtimes when missing (scripts/install-interop-clients.sh;
+a checkout is needed), runs every client library x every worker library x each
+server through the scenarios in fixtures/interop/scenarios (OUT/index.html and
 interop.json), then plays the server scripts of fixtures/interop/as-server
-against each library (reports/interop/libraries/<library>/). Exit 0 when no
-cell or case failed beyond the baseline, 1 otherwise, 2 when it could not run.
+against each library (OUT/libraries/<library>/). Exit 0 when no cell or case
+failed beyond the baseline, 1 otherwise, 2 when it could not run.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ._options import add_jobs, server
+
 EXIT_OK, EXIT_FAILED, EXIT_HARNESS = 0, 1, 2
 
 
@@ -25,14 +28,21 @@ def _names(text: str | None) -> list[str] | None:
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("interop", help="client libraries x worker libraries x servers, and the "
-                                       "harness as the server against each library")
-    p.add_argument("--servers", help="comma-separated: gearmand,refserver (default both)")
-    p.add_argument("--clients", help="client libraries (default: all)")
-    p.add_argument("--workers", help="worker libraries (default: all)")
-    p.add_argument("--libraries", help="libraries for the harness-as-server part (default: all)")
-    p.add_argument("--scenarios", help="scenario ids, comma-separated (default: all)")
-    p.add_argument("--parallel", type=int, default=4, help="cells run at once (default 4)")
-    p.add_argument("--out", default="reports/interop", help="output folder")
+                                       "harness as the server against each library",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--servers", metavar="NAMES",
+                   help="registered servers, comma-separated (default: gearmand,refserver)")
+    p.add_argument("--client-libraries", metavar="NAMES",
+                   help="libraries playing the client, comma-separated (default: all)")
+    p.add_argument("--worker-libraries", metavar="NAMES",
+                   help="libraries playing the worker, comma-separated (default: all)")
+    p.add_argument("--libraries", metavar="NAMES",
+                   help="libraries for the harness-as-server part (default: all)")
+    p.add_argument("--scenarios", metavar="IDS", help="scenario ids, comma-separated "
+                   "(default: all)")
+    add_jobs(p, "cells", default=4)
+    p.add_argument("--out", type=Path, default=Path("reports/interop"), metavar="DIR",
+                   help="output folder (default reports/interop)")
     p.add_argument("--no-matrix", action="store_true", help="skip the matrix")
     p.add_argument("--no-as-server", action="store_true", help="skip the harness-as-server part")
     p.add_argument("--no-install", action="store_true", help="do not run the install script")
@@ -48,10 +58,10 @@ def run(args: argparse.Namespace) -> int:
     from ..interop.scenarios import ScenarioError, load_all
 
     console = Console(stderr=True)
-    out = Path(args.out)
+    out = args.out
     try:
-        clients = _names(args.clients)
-        workers = _names(args.workers)
+        clients = _names(args.client_libraries)
+        workers = _names(args.worker_libraries)
         libs = _names(args.libraries)
         for n in (clients or []) + (workers or []) + (libs or []):
             registry.library(n)
@@ -66,7 +76,10 @@ def run(args: argparse.Namespace) -> int:
             scenarios = [s for s in scenarios if s.id in wanted]
         scripts = load_scripts()
         baselines.load()
-    except (ValueError, RuntimeError, ScenarioError, ScriptError) as exc:
+        for name in _names(args.servers) or []:
+            server(name)  # an unknown name is one clear error, before anything starts
+    except (ValueError, RuntimeError, ScenarioError, ScriptError,
+            argparse.ArgumentTypeError) as exc:
         console.print(f"[red]gearcheck interop: {exc}[/red]")
         return EXIT_HARNESS
     failed = False
@@ -81,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         with Progress(*columns, console=console) as bar:
             task = bar.add_task(f"interop matrix (hub {HUB})", total=total)
             result = run_matrix(scenarios, clients=clients, workers=workers,
-                                server_names=servers, parallel=args.parallel,
+                                server_names=servers, parallel=args.jobs,
                                 progress=lambda c, r: bar.advance(task))
         paths = write_all(result, out)
         counts = ", ".join(f"{k} {v}" for k, v in result.counts().items() if v)
@@ -95,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         with Progress(*columns, console=console) as bar:
             task = bar.add_task("harness as the server", total=len(names) * len(scripts))
             reports = run_suite(scripts, names, outdir=out / "libraries",
-                                parallel=args.parallel,
+                                parallel=args.jobs,
                                 progress=lambda lib, r: bar.advance(task))
         for name, rep in reports.items():
             counts = ", ".join(f"{k} {v}" for k, v in rep.counts().items() if v)

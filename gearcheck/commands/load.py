@@ -1,37 +1,45 @@
-"""``gearcheck load --server HOST:PORT --profile FILE``: a Locust swarm from a profile.
+"""Run a Locust swarm of Gearman clients and workers from a YAML load profile.
 
-Without --server (and no ``server:`` in the profile) the reference server is
-started for the run. ``--workers N`` runs Locust's own master and N worker
-processes. Reports go to reports/load/<run>/. Exit 0 thresholds held, 1 one
-failed, 2 the run could not happen.
+--profile is a shipped profile's name (steady-foreground, ...) or a file.
+--server NAME starts a registered server for the run (and stops it);
+--server HOST:PORT loads a running one; with neither, the profile's own
+"server:", else gearcheck's reference server. --processes N runs Locust's own
+master and N worker processes. Reports (summary.json, Locust HTML/CSV, plots)
+go to OUT. Exit 0 the profile's thresholds held, 1 one failed, 2 the run could
+not happen.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
+from .. import paths
 from ..swarm.runner import run_load
-from ..swarm.units import parse_duration
+from ._options import add_out, add_processes, add_server, duration, out_dir
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("load", help="run a Locust load profile against a Gearman server")
-    p.add_argument("--profile", required=True, help="load/profiles/<name>.yaml")
-    p.add_argument("--server", default=None,
-                   help="host:port (default: the profile's server, else start the reference "
-                        "server)")
-    p.add_argument("--workers", type=int, default=0,
-                   help="Locust worker processes (0: one local process)")
-    p.add_argument("--out", default="reports/load", help="report root directory")
-    p.add_argument("--name", default=None, help="run directory name (default: time-profile)")
-    p.add_argument("--duration", default=None,
-                   help="scale the profile's stages to this load duration (e.g. 5s)")
+    p = sub.add_parser("load", help="run a Locust load profile against a Gearman server",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--profile", required=True, metavar="NAME|FILE",
+                   help="a shipped profile's name or a profile file")
+    add_server(p, default_help="default: the profile's server, else the reference server")
+    add_processes(p, "Locust worker processes under one master (0: one local process)")
+    add_out(p, "load")
+    p.add_argument("--duration", type=duration, default=None, metavar="D",
+                   help="scale the profile's stages to this load duration (e.g. 5s, 2m)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    result = run_load(args.profile, server=args.server, out_root=Path(args.out),
-                      run_name=args.name, workers=args.workers,
-                      duration=parse_duration(args.duration) if args.duration else None)
+    try:
+        profile = paths.profile_path(args.profile)
+    except paths.DataNotFound as exc:
+        print(f"gearcheck load: --profile: {exc}", file=sys.stderr)
+        return 2
+    out = out_dir(args, "load", f"-{Path(profile).stem}")
+    result = run_load(profile, server=args.server, out_root=out.parent, run_name=out.name,
+                      workers=args.processes, duration=args.duration)
     return result.exit_code

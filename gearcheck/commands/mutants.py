@@ -1,10 +1,11 @@
-"""``gearcheck mutants``: run the conformance suite against one-defect servers and score it.
+"""Score the conformance suite: does it catch each server with one planted defect?
 
-A mutating proxy (gearcheck/robustness/mutant_proxy.py) sits in front of a
-correct server, ``--server host:port`` (loopback only) or ``--target
-refserver|gearmand`` started here. Writes reports/mutants/<run>/mutants.json
-and mutants.md and prints a table. Exit 0 when every mutant was killed and the
-clean proxy changed no verdict, 1 otherwise, 2 when the harness could not run.
+A mutating proxy sits in front of a correct server (--server NAME started here,
+or HOST:PORT on loopback) and changes one behaviour at a time. The suite runs
+straight, through the clean proxy (it must change no verdict), and through
+each mutant. Writes OUT/mutants.json and mutants.md and prints a table. Exit 0
+when every mutant was killed and the clean proxy changed no verdict, 1
+otherwise, 2 when the harness could not run.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
-from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -26,14 +25,17 @@ from ..robustness.loopback import NotLoopbackError
 from ..robustness.mutants_run import markdown, run_mutants
 from ..robustness.mutations import BY_NAME, MUTATIONS
 from ..targets import ProcessTarget, TargetError
+from ._options import add_out, existing_path
+from ._options import out_dir as out_dir_of
 from ._server_choice import add_server_choice, open_server
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("mutants", help="score the conformance suite against mutant servers")
-    add_server_choice(p, server_help="host:port of a correct server (loopback only)")
-    p.add_argument("--cases", nargs="+", type=Path, default=[paths.SUITE_DIR],
-                   help="YAML files or folders (default: the shipped suite)")
+    p = sub.add_parser("mutants", help="score the conformance suite against mutant servers",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_server_choice(p)
+    p.add_argument("cases", nargs="*", type=existing_path, metavar="PATH",
+                   help="scenario files or folders (default: the shipped suite)")
     p.add_argument("--mutation", action="append", choices=sorted(BY_NAME),
                    help="run only these mutations (default: all)")
     p.add_argument("--stop-at-first", action="store_true",
@@ -42,8 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="only check that the clean proxy changes no verdict (no mutants)")
     p.add_argument("--no-direct", action="store_true",
                    help="skip the direct run that checks the clean proxy changes nothing")
-    p.add_argument("--out", default="reports/mutants")
-    p.add_argument("--run-name", default=None)
+    add_out(p, "mutants")
     p.set_defaults(func=run)
 
 
@@ -51,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     if not console.is_terminal:
         console.width = 140
+    args.cases = list(args.cases) or [paths.SUITE_DIR]
     cases, errors = [], []
     for path in find_files(args.cases):
         found, errs = load_file(path)
@@ -66,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     mutations = [BY_NAME[n] for n in args.mutation] if args.mutation else list(MUTATIONS)
     if args.clean_only:
         mutations = []
-    out_dir = Path(args.out) / (args.run_name or time.strftime("%Y%m%d-%H%M%S"))
+    out_dir = out_dir_of(args, "mutants")
     target: ProcessTarget | None = None
     try:
         upstream, target = open_server(args, tool="gearcheck mutants",

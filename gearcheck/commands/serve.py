@@ -1,4 +1,4 @@
-"""``gearcheck serve``: run the reference job server in the foreground."""
+"""Run gearcheck's reference Gearman job server in the foreground, on loopback by default."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from ..refserver import add_arguments, config_from_args, run
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("serve", help="run the reference Gearman job server",
-                       description="Run gearcheck's reference Gearman job server. It prints "
-                                   "the address it listens on and stops on SIGTERM/SIGINT.")
+                       description=__doc__.strip() + " It prints the address it listens on "
+                                   "and stops on SIGTERM/SIGINT.")
     add_arguments(p)
     p.set_defaults(func=_run, _parser=p)
 

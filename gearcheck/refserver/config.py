@@ -75,7 +75,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--queue-sync", choices=("normal", "full"), default="normal",
                         help="SQLite synchronous mode: normal survives a killed process, "
                              "full also survives power loss (slower)")
-    parser.add_argument("--max-connections", type=int, default=DEFAULT_MAX_CONNECTIONS)
+    parser.add_argument("--max-connections", type=int, default=DEFAULT_MAX_CONNECTIONS,
+                        help="connections held at once; more are refused "
+                             f"(default {DEFAULT_MAX_CONNECTIONS})")
     parser.add_argument("--max-packet", type=int, default=DEFAULT_MAX_PAYLOAD,
                         help="largest packet payload in bytes (default 64 MiB)")
     parser.add_argument("--max-line", type=int, default=DEFAULT_MAX_LINE,
@@ -90,7 +92,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="make the admin 'shutdown' command unknown")
     parser.add_argument("--job-handle-prefix", default="",
                         help="replaces H:<hostname> in job handles")
-    parser.add_argument("--log-level", choices=LOG_LEVELS, default="warning")
+    parser.add_argument("--log-level", choices=LOG_LEVELS, default="warning",
+                        help="what the server logs to stderr (default warning)")
 
 
 def config_from_args(args: argparse.Namespace) -> ServerConfig:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,7 @@ from ..engine.servers import ExternalServers, ExtraServers, ManagedServers
 from ..engine.timing import Timing
 from ..report.baseline import BaselineEntry, BaselineError, load_baseline
 from ..report.writers import write_all
-from ..results import CaseResult, RunReport, ServerInfo
+from ..results import CaseResult, RunReport, ServerInfo, tool_version
 from ..targets import ConfigUnsupported, RegistryError, Target, find, load_registry
 from ..wire import Address
 from .settings import RunSettings, default_report_dir, new_run_id, utc_now
@@ -215,13 +214,6 @@ class RunState:
             self.extra_servers.close()
         if self.target is not None:
             self.target.stop()
-
-
-def tool_version() -> str:
-    try:
-        return version("gearcheck")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 def build_report(settings: RunSettings, results: list[CaseResult], duration_s: float,

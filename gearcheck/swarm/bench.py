@@ -38,9 +38,10 @@ def _figures(summary: dict[str, Any] | None) -> dict[str, Any]:
             "duplicated": summary["invariants"]["duplicated"], "passed": summary["passed"]}
 
 
-def run_bench(profiles: list[Path], out_root: Path, duration: float | None) -> int:
+def run_bench(profiles: list[Path], out_root: Path, duration: float | None,
+              run_name: str | None = None) -> int:
     console = Console(stderr=True, width=140)
-    run_dir = out_root / time.strftime("%Y%m%d-%H%M%S")
+    run_dir = out_root / (run_name or time.strftime("%Y%m%d-%H%M%S"))
     rows: list[dict[str, Any]] = []
     worst = 0
     for profile in profiles:

@@ -88,8 +88,8 @@ servers:
     baseline: baselines/perl.yaml
 """)
     out = tmp_path / "matrix"
-    code = cli_main(["matrix", "--servers", str(registry), "--suite", str(SMALL_SUITE),
-                     "--out", str(out), "--workers", "0"])
+    code = cli_main(["matrix", "--registry", str(registry), str(SMALL_SUITE),
+                     "--out", str(out), "--processes", "0"])
     assert code == 0
     data = json.loads((out / "matrix.json").read_text())
     rows = {c["case_id"]: c["cells"] for c in data["cases"]}

@@ -14,8 +14,8 @@ from gearcheck.cli import main
 
 
 def test_faults_lose_no_job_on_either_server(tmp_path: Path) -> None:
-    code = main(["faults", "--target", "refserver", "--target", "gearmand",
-                 "--out", str(tmp_path), "--run-name", "run"])
+    code = main(["faults", "--server", "refserver", "--server", "gearmand",
+                 "--out", str(tmp_path / "run")])
     report = json.loads((tmp_path / "run" / "faults.json").read_text())
     assert set(report) == {"refserver", "gearmand"}
     for server, body in report.items():

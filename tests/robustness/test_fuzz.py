@@ -21,13 +21,13 @@ HERE = Path(__file__).parent
 
 
 def _fuzz(tmp_path: Path, *args: str) -> tuple[int, dict[str, object]]:
-    code = main(["fuzz", *args, "--seed", "7", "--out", str(tmp_path), "--run-name", "run",
+    code = main(["fuzz", *args, "--seed", "7", "--out", str(tmp_path / "run"),
                  "--no-progress", "--shrink-seconds", "20"])
     return code, json.loads((tmp_path / "run" / "summary.json").read_text())
 
 
 def test_reference_server_survives_fuzzing_without_finding(tmp_path: Path) -> None:
-    code, summary = _fuzz(tmp_path, "--target", "refserver", "--seconds", "10")
+    code, summary = _fuzz(tmp_path, "--server", "refserver", "--seconds", "10")
     assert summary["findings"] == 0, summary["finding_details"]
     assert code == 0
     assert summary["inputs_tried"] >= 40
@@ -40,7 +40,7 @@ def test_reference_server_survives_fuzzing_without_finding(tmp_path: Path) -> No
 
 
 def test_gearmand_fuzz_run_is_bounded_and_accounted(tmp_path: Path) -> None:
-    code, summary = _fuzz(tmp_path, "--target", "gearmand", "--seconds", "10",
+    code, summary = _fuzz(tmp_path, "--server", "gearmand", "--seconds", "10",
                           "--max-inputs", "400")
     assert 40 <= summary["inputs_tried"] <= 400  # type: ignore[operator]
     assert code == (1 if summary["findings"] else 0)
@@ -81,7 +81,7 @@ def test_fuzz_finds_shrinks_and_saves_a_crash(tmp_path: Path) -> None:
 
 def test_fuzz_refuses_non_loopback_addresses(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     code = main(["fuzz", "--server", "192.0.2.10:4730", "--seconds", "1", "--out",
-                 str(tmp_path), "--no-progress"])
+                 str(tmp_path / "run"), "--no-progress"])
     assert code == 2
     assert "not a loopback address" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())

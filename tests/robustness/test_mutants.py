@@ -23,9 +23,9 @@ def _report(tmp_path: Path) -> dict:  # type: ignore[type-arg]
 
 def test_some_mutants_against_gearmand_are_each_caught(tmp_path: Path) -> None:
     chosen = ["echo-altered", "priority-flattened", "unique-ignored", "no-job-dropped"]
-    code = main(["mutants", "--target", "gearmand", "--cases", str(ROOT / "conformance/mutants"),
+    code = main(["mutants", "--server", "gearmand", str(ROOT / "conformance/mutants"),
                  *(a for m in chosen for a in ("--mutation", m)),
-                 "--out", str(tmp_path), "--run-name", "run"])
+                 "--out", str(tmp_path / "run")])
     report = _report(tmp_path)
     assert report["clean_proxy"]["differences_from_direct"] == {}
     per = {m["mutant"]: m for m in report["per_mutant"]}
@@ -39,8 +39,8 @@ def test_some_mutants_against_gearmand_are_each_caught(tmp_path: Path) -> None:
 
 
 def test_whole_suite_kills_every_mutant_of_the_reference_server(tmp_path: Path) -> None:
-    code = main(["mutants", "--target", "refserver", "--cases", str(ROOT / "conformance"),
-                 "--stop-at-first", "--out", str(tmp_path), "--run-name", "run"])
+    code = main(["mutants", "--server", "refserver", str(ROOT / "conformance"),
+                 "--stop-at-first", "--out", str(tmp_path / "run")])
     report = _report(tmp_path)
     assert report["cases"] >= 14
     clean = report["clean_proxy"]

@@ -1,0 +1,138 @@
+"""The options every gearcheck command spells the same way, and the parser that reports errors.
+
+Strategy: one argparse ``type`` per kind of value (a server, a duration, a
+count, a file) raises ``argparse.ArgumentTypeError`` with what was given and
+what is expected, and ``CommandParser.error`` prints that as one line naming
+the command and the option, then exits 2, the code for "the harness could not
+run". Commands add the shared options through the ``add_*`` helpers so one
+idea has one name everywhere (docs/cli.md lists them). The leading underscore
+keeps ``gearcheck.cli`` from taking this module for a command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import NoReturn
+
+from ..swarm.units import parse_duration
+from ..targets import RegistryError, find, is_address, load_registry
+from ..wire import Address
+
+EXIT_HARNESS = 2
+
+
+class CommandParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"{self.prog}: {message} (see {self.prog} --help)\n")
+        sys.exit(EXIT_HARNESS)
+
+
+def server(text: str) -> str:
+    """A registered server name or alias, or HOST:PORT; checked, returned as given."""
+    if is_address(text):
+        try:
+            Address.parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return text
+    try:
+        find(load_registry(), text)
+    except RegistryError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}; or give HOST:PORT") from None
+    return text
+
+
+def duration(text: str) -> float:
+    """Positive seconds from '30', '30s', '500ms', '2m'."""
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive duration")
+    return seconds
+
+
+def positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
+
+
+def count(text: str) -> int:
+    """A whole number, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is negative")
+    return value
+
+
+def existing_file(text: str) -> Path:
+    path = Path(text)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"no such file: {text}")
+    return path
+
+
+def existing_path(text: str) -> Path:
+    path = Path(text)
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"no such file or folder: {text}")
+    return path
+
+
+def add_server(parser: argparse.ArgumentParser, *, required: bool = False,
+               default_help: str = "default: the reference server, started here") -> None:
+    parser.add_argument(
+        "--server", type=server, required=required, metavar="NAME|HOST:PORT",
+        help="a registered server (fixtures/servers.yaml; started and stopped here) or "
+             f"HOST:PORT of a running one{'' if required else '; ' + default_help}")
+
+
+def add_out(parser: argparse.ArgumentParser, command: str) -> None:
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help=f"folder for this run's output (default reports/{command}/<time>)")
+
+
+def out_dir(args: argparse.Namespace, command: str, suffix: str = "") -> Path:
+    """``--out``, else reports/<command>/<time><suffix>."""
+    out: Path | None = args.out
+    return out or Path("reports") / command / (time.strftime("%Y%m%d-%H%M%S") + suffix)
+
+
+def add_seed(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed", type=count, default=0, metavar="N",
+                        help="seed of every random choice; the same seed repeats a run "
+                             "(default 0)")
+
+
+def add_processes(parser: argparse.ArgumentParser, what: str, default: int = 0) -> None:
+    parser.add_argument("--processes", "-n", type=count, default=default, metavar="N",
+                        help=f"{what} (default {default})")
+
+
+def add_jobs(parser: argparse.ArgumentParser, what: str, default: int) -> None:
+    parser.add_argument("--jobs", "-j", type=positive_int, default=default, metavar="N",
+                        help=f"{what} at once, in this process (default {default})")
