@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..protocol import AdminLine, Packet, PacketType, parse_version
+from ..protocol import AdminLine, AdminReplyError, Packet, PacketType, parse_status, parse_version
 from ..wire import Address, Connection, ConnectionClosed, ReceiveTimeout, WireError
 
 T = PacketType
@@ -311,6 +311,17 @@ class _Prober:
         shown = [x.decode("utf-8", "replace") for x in lines[:3]]
         return command, not unknown, f"{line!r} -> {shown}{' ...' if len(lines) > 3 else ''}"
 
+    def require_gearman_admin(self) -> None:
+        """Without ECHO, the admin ``status`` reply must at least parse as Gearman's."""
+        try:
+            with self.open() as conn:
+                parse_status(conn.admin("status", timeout=self.timeout))
+        except (AdminReplyError, WireError, OSError) as exc:
+            raise ProbeError(
+                f"{self.address} does not answer like a Gearman server: no ECHO_RES to "
+                f"ECHO_REQ, and its reply to the admin command 'status' is not a status "
+                f"listing ({exc}); check the host and port") from None
+
     def admin(self) -> str | None:
         with ThreadPoolExecutor(max_workers=8) as pool:
             results = list(pool.map(self.admin_one, ADMIN_COMMANDS))
@@ -347,6 +358,8 @@ def probe_server(address: Address, run_id: str, timeout: float = 0.5) -> Profile
     if not rtt and not any(c["supported"] for c in prober.caps.values()):
         raise ProbeError(f"the server at {address} answers neither ECHO_REQ nor any admin "
                          f"command: {prober.caps['packet:ECHO_REQ']['evidence']}")
+    if not rtt:
+        prober.require_gearman_admin()
     prober.no_reply_packets()
     prober.simple_requests()
     prober.submissions()

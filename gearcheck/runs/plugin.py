@@ -6,7 +6,8 @@ scenario file (``items.is_scenario_file``). A run needs ``--server HOST:PORT``
 or ``--target NAME`` (a registered name or alias, started and stopped here).
 The process that owns the run prepares it before any case (``RunState``: the
 server, the probe, the baseline); when that fails the session ends at once
-with one line and exit code 2, not one error per case. xdist workers get the
+with one line and exit code 2, not one error per case (under run_suite, which
+prints that line itself, every case is deselected instead). xdist workers get the
 prepared settings through ``workerinput``; each process stops what it started.
 
 ``gearcheck.runs.suite.run_suite`` is the way gearcheck itself runs the suite;
@@ -76,7 +77,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     state = session.config.stash[STATE]
-    if state.setup_error and not state.is_worker:
+    if state.setup_error and not state.is_worker and state.preset is None:
         pytest.exit(f"gearcheck: the run cannot start: {state.setup_error}",
                     returncode=EXIT_HARNESS)
 
@@ -97,9 +98,12 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     wanted = set(config.getoption("case_ids"))
-    if not wanted:
+    if config.stash[STATE].setup_error:  # run_suite says why, once; no case runs
+        keep: list[pytest.Item] = []
+    elif not wanted:
         return
-    keep = [i for i in items if not isinstance(i, ScenarioItem) or i.scenario.id in wanted]
+    else:
+        keep = [i for i in items if not isinstance(i, ScenarioItem) or i.scenario.id in wanted]
     dropped = [i for i in items if i not in keep]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
