@@ -23,6 +23,7 @@ from pathlib import Path
 from .. import paths
 from ..runs import SuiteSettings, run_suite
 from ._options import (
+    add_jobs,
     add_processes,
     add_server,
     existing_file,
@@ -30,6 +31,8 @@ from ._options import (
     positive_seconds,
     server,
 )
+
+DEFAULT_JOBS = 16
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -52,7 +55,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    "(levels must/should/observed, areas, tags)")
     p.add_argument("--case", dest="case_ids", action="append", default=[], metavar="ID",
                    help="run only this case (exact id; repeatable)")
-    add_processes(p, "pytest-xdist processes that share the cases")
+    add_jobs(p, "cases (exclusive ones still run alone)", default=DEFAULT_JOBS)
+    add_processes(p, "pytest-xdist processes that share the cases (then one case at a time "
+                     "in each)")
     p.add_argument("--out", type=Path, metavar="DIR",
                    help="folder for the reports (default reports/<server>/<time>-<run id>)")
     p.add_argument("--case-timeout", type=positive_seconds, default=None, metavar="SECONDS",
@@ -66,7 +71,7 @@ def settings_from(args: argparse.Namespace) -> SuiteSettings:
         server=args.server, implementation=args.implementation,
         cases=list(args.cases) or [paths.SUITE_DIR], baseline=args.baseline,
         use_baseline=not args.no_baseline, keyword=args.keyword, markers=args.markers,
-        case_ids=args.case_ids, workers=args.processes, report_dir=args.out,
+        case_ids=args.case_ids, workers=args.processes, jobs=args.jobs, report_dir=args.out,
         case_timeout=args.case_timeout, second_servers=args.second_server,
         verbose=args.verbose)
 

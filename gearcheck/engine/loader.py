@@ -70,6 +70,7 @@ class Scenario:
     actors: list[str] = field(default_factory=list)
     timeout: float | None = None
     noise: list[str] = field(default_factory=list)
+    exclusive: str = ""  # why the case needs the server to itself ("" when it shares it)
     servers: dict[str, ServerConfig] = field(default_factory=dict)  # extra servers by name
     actor_servers: dict[str, str] = field(default_factory=dict)     # actor -> server name
     restarted: list[str] = field(default_factory=list)              # servers a step restarts
@@ -229,7 +230,7 @@ class _FileChecker:
             requires=list(doc.get("requires", [])),
             actors=[name for name, _, _ in actor_declarations(doc.get("actors", []))],
             timeout=doc.get("timeout"), noise=list(doc.get("noise", [])),
-            servers=servers,
+            exclusive=doc.get("exclusive", ""), servers=servers,
             actor_servers={a: s for a, (s, _) in self.bindings.items() if s != S.MAIN_SERVER},
             restarted=sorted({s for _, s in self.restarts}),
             role=doc.get("role", ""),

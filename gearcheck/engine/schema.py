@@ -299,6 +299,10 @@ def case_schema(steps: dict[str, Any]) -> dict[str, Any]:
                                       "or {name, server} for one of 'servers')"},
             "timeout": _seconds,
             "noise": _noise,
+            "exclusive": {"type": "string", "minLength": 3,
+                          "description": "why the case needs the server to itself (it reads "
+                                         "or changes state every connection shares); such "
+                                         "a case never runs beside another"},
             "steps": steps,
         },
     }
@@ -310,7 +314,7 @@ def mirrored_case_schema(steps: dict[str, Any], driver: dict[str, Any],
     library's features as ``requires``, accepted ``actors``, and the keys its driver reads
     (``driver``: key -> schema, given by the code that runs the library)."""
     schema = case_schema(steps)
-    props = {k: v for k, v in schema["properties"].items() if k != "servers"}
+    props = {k: v for k, v in schema["properties"].items() if k not in ("servers", "exclusive")}
     props.update({
         "id": {"type": "string", "pattern": MIRRORED_ID_PATTERN,
                "description": "stable ID, LIB-CLIENT-NNN or LIB-WORKER-NNN"},

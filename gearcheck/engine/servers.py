@@ -11,7 +11,8 @@ reason, which becomes an UNSUPPORTED verdict with that reason as evidence.
   registry entry, lets the target class map the configuration to its flags
   (``Target.apply_config``), and starts them on free loopback ports. Servers a
   case may only talk to are pooled per configuration in this process (cases use
-  their own ``${fn}`` names, so they cannot see each other's jobs); servers the
+  their own ``${fn}`` names, so they cannot see each other's jobs, and may run at
+  the same time: acquiring is locked); servers the
   case restarts, ``fresh`` ones and persistent-queue ones are started for the
   case alone and stopped when it ends. ``close`` stops the pool. Each pytest
   process (xdist worker) has its own provider, so nothing is shared across
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,6 +134,7 @@ class ManagedServers(ExtraServers):
         self.pool: dict[tuple[bool, int | None], list[ProcessTarget]] = {}
         self.unsupported: dict[ServerConfig, str] = {}
         self.count = 0
+        self._lock = threading.Lock()  # cases of one run may acquire from several threads
 
     def _create(self, config: ServerConfig) -> ProcessTarget:
         self.count += 1
@@ -162,6 +165,10 @@ class ManagedServers(ExtraServers):
                               + "; ".join(f"{k}: {v}" for k, v in evidence.items()), evidence)
 
     def acquire(self, needs: list[ServerNeed], case_id: str) -> CaseServers:
+        with self._lock:
+            return self._acquire(needs)
+
+    def _acquire(self, needs: list[ServerNeed]) -> CaseServers:
         self._check_supported(needs)
         addresses: dict[str, Address] = {}
         own: dict[str, ProcessTarget] = {}
@@ -198,8 +205,9 @@ class ManagedServers(ExtraServers):
         return CaseServers(addresses, restartable, release)
 
     def close(self) -> None:
-        _stop_all(t for servers in self.pool.values() for t in servers)
-        self.pool.clear()
+        with self._lock:
+            _stop_all(t for servers in self.pool.values() for t in servers)
+            self.pool.clear()
         shutil.rmtree(self.root, ignore_errors=True)
 
 

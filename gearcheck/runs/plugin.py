@@ -17,11 +17,13 @@ same plugin from the command line.
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from .concurrent import runs_alone
 from .items import ScenarioFile, ScenarioItem, is_scenario_file
 from .run_state import STATE, RunState
 
@@ -44,6 +46,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="known failures (fixtures/baselines/<server>.yaml): XFAIL / XPASS")
     group.addoption("--case", dest="case_ids", action="append", default=[], metavar="ID",
                     help="run only this case id (exact; repeatable)")
+    group.addoption("--jobs", type=int, default=1, metavar="N",
+                    help="cases run at the same time (threads; cases marked exclusive still "
+                         "run alone; without xdist only; default 1)")
     group.addoption("--case-timeout", type=float, default=2.0, metavar="SECONDS",
                     help="deadline of a wait when the scenario names none (before RTT "
                          "scaling; default 2.0)")
@@ -100,14 +105,38 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     wanted = set(config.getoption("case_ids"))
     if config.stash[STATE].setup_error:  # run_suite says why, once; no case runs
         keep: list[pytest.Item] = []
-    elif not wanted:
-        return
-    else:
+    elif wanted:
         keep = [i for i in items if not isinstance(i, ScenarioItem) or i.scenario.id in wanted]
+    else:
+        keep = list(items)
     dropped = [i for i in items if i not in keep]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
-        items[:] = keep
+    if _concurrency(config) > 1:  # the cases that must run alone go last
+        alone: list[pytest.Item] = [i for i in keep if isinstance(i, ScenarioItem)
+                                    and runs_alone(i.scenario)]
+        keep = [i for i in keep if i not in alone] + alone
+    items[:] = keep
+
+
+def _concurrency(config: pytest.Config) -> int:
+    """Cases at once in this process: 1 under xdist, where workers run what they are sent."""
+    if hasattr(config, "workerinput") or config.pluginmanager.hasplugin("dsession"):
+        return 1
+    return max(1, int(config.getoption("jobs")))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, object]:
+    state = session.config.stash[STATE]
+    jobs = _concurrency(session.config)
+    if jobs > 1 and state.settings is not None and not session.config.option.collectonly:
+        state.start_concurrently([i.scenario for i in session.items
+                                  if isinstance(i, ScenarioItem)], jobs)
+    try:
+        return (yield)
+    finally:
+        state.stop_concurrency()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -19,6 +19,7 @@ stale, and writes every report format.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -36,6 +37,7 @@ from ..report.writers import write_all
 from ..results import CaseResult, RunReport, ServerInfo, tool_version
 from ..targets import ConfigUnsupported, RegistryError, Target, find, load_registry
 from ..wire import Address
+from .concurrent import CaseScheduler
 from .settings import RunSettings, default_report_dir, new_run_id, utc_now
 
 
@@ -67,6 +69,8 @@ class RunState:
         self.target: Target | None = None
         self.started = time.monotonic()
         self.extra_servers: ExtraServers | None = None
+        self._servers_lock = threading.Lock()
+        self.scheduler: CaseScheduler | None = None
         self.report: RunReport | None = None
         self.stale: list[BaselineEntry] = []
 
@@ -133,8 +137,8 @@ class RunState:
             self.settings = RunSettings.from_json(data["settings"])
 
     # -- running --------------------------------------------------------------------
-    def run(self, scenario: Scenario) -> CaseResult:
-        """The case's verdict, judged against the baseline, recorded for the report."""
+    def execute(self, scenario: Scenario) -> CaseResult:
+        """The case's verdict, judged against the baseline (safe to call from any thread)."""
         settings = self.settings
         assert settings is not None
         result = run_case(scenario, settings.address, run_id=settings.run_id,
@@ -142,13 +146,31 @@ class RunState:
                           servers=self._servers() if scenario.servers else None)
         if settings.baseline is not None:
             settings.baseline.judge_case(result)
+        return result
+
+    def run(self, scenario: Scenario) -> CaseResult:
+        """The case's judged result (run ahead by the scheduler, or now), recorded."""
+        result = self.scheduler.result(scenario) if self.scheduler else self.execute(scenario)
         self.results.append(result)
         if self.preset is not None and self.preset.on_result is not None:
             self.preset.on_result(result)
         return result
 
+    def start_concurrently(self, scenarios: list[Scenario], jobs: int) -> None:
+        self.scheduler = CaseScheduler(self.execute, jobs)
+        self.scheduler.start(scenarios)
+
+    def stop_concurrency(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.close()
+            self.scheduler = None
+
     def _servers(self) -> ExtraServers:
         """This process's source of extra servers, made on first use."""
+        with self._servers_lock:
+            return self._make_servers()
+
+    def _make_servers(self) -> ExtraServers:
         if self.extra_servers is None:
             settings = self.settings
             assert settings is not None
@@ -210,6 +232,7 @@ class RunState:
         return lines
 
     def close(self) -> None:
+        self.stop_concurrency()
         if self.extra_servers is not None:
             self.extra_servers.close()
         if self.target is not None:

@@ -43,6 +43,7 @@ class SuiteSettings:
     markers: str | None = None           # pytest -m
     case_ids: list[str] = field(default_factory=list)  # exact ids; empty: all
     workers: int = 0                     # pytest-xdist processes
+    jobs: int = 1                        # cases at the same time (threads; without xdist)
     report_dir: Path | None = None       # None: reports/<server>/<time>-<run>
     write_reports: bool = True
     case_timeout: float | None = None
@@ -121,6 +122,8 @@ def pytest_arguments(settings: SuiteSettings, baseline: Path | None) -> list[str
         argv += ["--case", case_id]
     if settings.workers > 0:
         argv += ["-n", str(settings.workers)]
+    if settings.jobs > 1:
+        argv += ["--jobs", str(settings.jobs)]
     if settings.case_timeout:
         argv += ["--case-timeout", str(settings.case_timeout)]
     for extra in settings.second_servers:
