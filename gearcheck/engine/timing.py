@@ -19,7 +19,7 @@ from dataclasses import dataclass
 class Timing:
     rtt_s: float = 0.0005  # measured ECHO round trip
     default_timeout_s: float = 2.0  # a wait's deadline when the scenario names none
-    rtt_multiple: float = 100.0  # deadline += rtt_multiple * rtt
+    rtt_multiple: float = 20.0  # deadline += rtt_multiple * rtt
     grace_factor: float = 1.0  # grace = deadline * grace_factor
 
     def deadline(self, requested_s: float | None = None) -> float:
