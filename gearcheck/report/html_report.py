@@ -28,6 +28,8 @@ from .summary_md import LEVEL_ORDER, outcome
 
 OPEN_VERDICTS = frozenset({"FAIL", "XPASS", "ERROR"})
 HEXDUMP_MAX_BYTES = 4096
+# transcript rows shown per case (the first and last halves; report.json has every one)
+ROWS_OPEN, ROWS_CLOSED = 400, 60
 ARROWS = {"send": "→", "recv": "←", "note": "·"}
 
 
@@ -76,17 +78,27 @@ def hexdump(raw_hex: str, width: int = 16) -> str:
     return "\n".join(rows)
 
 
-def transcript_rows(entries: list[TranscriptEntry]) -> Markup:
+def transcript_rows(entries: list[TranscriptEntry], open_case: bool = True) -> Markup:
     """The transcript table's rows, one line each, escaped as the template would.
 
     Rendered here rather than by a template loop: a run's transcripts hold tens of
     thousands of entries, and Jinja's per-row overhead made report.html the
-    slowest report to write.
+    slowest report to write. A long transcript (a status listing of a long-lived
+    server is one entry a function) shows its first and last rows around a note;
+    bytes are shown for the cases that start open (the ones that did not pass).
     """
+    limit = ROWS_OPEN if open_case else ROWS_CLOSED
+    shown: list[TranscriptEntry | None] = list(entries)
+    if len(entries) > limit:
+        shown = [*entries[:limit // 2], None, *entries[-(limit // 2):]]
     rows = []
-    for e in entries:
+    for e in shown:
+        if e is None:
+            rows.append(f'      <tr class="cut"><td colspan="5">… {len(entries) - limit} '
+                        f'entries not shown here; report.json has all {len(entries)}</td></tr>')
+            continue
         data = ""
-        if e.raw_hex:
+        if e.raw_hex and open_case:
             data = (f'<details><summary>{len(e.raw_hex) // 2} B</summary>'
                     f'<code class="hex">{escape(hexdump(e.raw_hex))}</code></details>')
         rows.append(f'      <tr class="d-{escape(e.direction)}"><td>{e.t:.4f}'
