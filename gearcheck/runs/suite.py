@@ -67,13 +67,32 @@ class SuiteOutcome:
     problem: str | None = None           # why there is no report
 
 
+def within_shipped_suite(settings: SuiteSettings) -> bool:
+    """Every case path is the shipped suite or inside it (registered baselines are for it)."""
+    return all(p == paths.SUITE_DIR or paths.SUITE_DIR in p.parents
+               for p in (Path(c).resolve() for c in settings.cases))
+
+
+def runs_whole_suite(settings: SuiteSettings) -> bool:
+    """The run collected every case its baseline can name, so an entry with no case is stale."""
+    if not within_shipped_suite(settings):
+        return True  # the user's own folder, with the user's own baseline
+    return all(Path(c).resolve() == paths.SUITE_DIR for c in settings.cases)
+
+
 def resolve_baseline(settings: SuiteSettings,
                      specs: list[ServerSpec] | None = None) -> Path | None:
-    """The baseline a run applies: given, else the server's registered one, else by version."""
+    """The baseline a run applies: given, else the server's registered one, else by version.
+
+    A registered baseline lists cases of the shipped suite, so it applies only when
+    the run's cases come from there; a folder of one's own gets the one given or none.
+    """
     if not settings.use_baseline:
         return None
     if settings.baseline is not None:
         return settings.baseline
+    if not within_shipped_suite(settings):
+        return None
     server = settings.server or DEFAULT_TARGET
     name = settings.implementation or (None if is_address(server) else server)
     specs = specs if specs is not None else load_registry(settings.registry)
@@ -164,8 +183,8 @@ def run_suite(settings: SuiteSettings) -> SuiteOutcome:
         return SuiteOutcome(EXIT_HARNESS, report_dir=preset.report_dir, baseline=baseline,
                             problem=problem)
     applied = None
+    stale = preset.stale if runs_whole_suite(settings) else []
     if baseline is not None:
-        applied = AppliedBaseline(preset.report, load_baseline(baseline), preset.stale)
+        applied = AppliedBaseline(preset.report, load_baseline(baseline), stale)
     gate = evaluate(preset.report, applied)
-    return SuiteOutcome(gate.exit_code, preset.report, preset.report_dir, gate, preset.stale,
-                        baseline)
+    return SuiteOutcome(gate.exit_code, preset.report, preset.report_dir, gate, stale, baseline)
