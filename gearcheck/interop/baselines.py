@@ -17,8 +17,9 @@ Format::
 Strategy: an entry turns the FAIL it predicts into XFAIL and a PASS into
 XPASS (the entry is stale and must go), except a ``flaky`` entry (a timing
 race inside the library, which loses only some runs), whose PASS stays PASS;
-NON-STRICT, UNSUPPORTED and ERROR are left alone. The verdict before the
-baseline and the reason go into the case's evidence. Every problem in the file names the entry and the field.
+NON-STRICT, UNSUPPORTED and ERROR are left alone. The verdict before
+the baseline and the reason go into the case's evidence. Every problem
+in the file names the entry and the field.
 """
 
 from __future__ import annotations
