@@ -36,6 +36,8 @@ NEW = ["gearman-go", "rustygear", "perl-gearman", "gearman-cli", "aiogear"]
     ("IOP-PRI-001", "gearman-cli", "php-gearman"),     # gearman -b -I/-L, priorities kept
     ("IOP-BIN-001", "php-gearman", "gearman-cli"),     # gearman -w passes bytes untouched
     ("IOP-EXC-001", "php-gearman", "aiogear"),         # aiogear worker: raise -> WORK_EXCEPTION
+    ("IOP-RT-001", "php-gearman", "rustygear"),        # rustygear as the worker
+    ("IOP-BG-001", "aiogear", "php-gearman"),          # aiogear as the client (no wait_job)
 ])
 def test_new_libraries_across_languages(scenario: str, client: str, worker: str,
                                         gearmand) -> None:
