@@ -7,7 +7,8 @@ set -euo pipefail
 
 PACKAGES=(
   gearman-job-server   # /usr/sbin/gearmand, the C server
-  gearman-tools        # gearman, gearadmin
+  gearman-tools        # gearman, gearadmin (also a client library of the interop matrix)
+  libgearman-client-perl  # Perl Gearman::Client and Gearman::Worker (interop matrix)
   gearman-server       # /usr/bin/gearmand, the Perl Gearman::Server
   php-cli php-gearman  # PHP's pecl gearman client and worker
   sqlite3              # inspecting persistent queues

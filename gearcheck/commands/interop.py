@@ -89,8 +89,8 @@ def run(args: argparse.Namespace) -> int:
         from ..interop.matrix import HUB, plan
         from ..interop.servers import DEFAULT_SERVERS
         servers = _names(args.servers) or list(DEFAULT_SERVERS)
-        total = len(plan(scenarios, [registry.LIBRARIES[n] for n in clients or registry.LIBRARIES],
-                         [registry.LIBRARIES[n] for n in workers or registry.LIBRARIES], servers))
+        total = len(plan(scenarios, [registry.library(n) for n in clients or registry.LIBRARIES],
+                         [registry.library(n) for n in workers or registry.LIBRARIES], servers))
         with Progress(*columns, console=console) as bar:
             task = bar.add_task(f"interop matrix (hub {HUB})", total=total)
             result = run_matrix(scenarios, clients=clients, workers=workers,

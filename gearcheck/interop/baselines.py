@@ -8,15 +8,18 @@ Format::
         worker: "*"
         server: "*"
         reason: why it fails (one sentence, with where it was seen)
+        flaky: true                 # optional: a race in the library; a PASS stays PASS
     as_server:                      # harness-as-server cases, per library
       - library: gearman
         case: LIB-CLIENT-007
         reason: ...
 
 Strategy: an entry turns the FAIL it predicts into XFAIL and a PASS into
-XPASS (the entry is stale and must go); NON-STRICT, UNSUPPORTED and ERROR
-are left alone. The verdict before the baseline and the reason go into the
-case's evidence. Every problem in the file names the entry and the field.
+XPASS (the entry is stale and must go), except a ``flaky`` entry (a timing
+race inside the library, which loses only some runs), whose PASS stays PASS;
+NON-STRICT, UNSUPPORTED and ERROR are left alone. The verdict before
+the baseline and the reason go into the case's evidence. Every problem
+in the file names the entry and the field.
 """
 
 from __future__ import annotations
@@ -32,8 +35,9 @@ from .. import paths
 from ..results import CaseResult, Verdict
 
 BASELINE_PATH = paths.BASELINES_DIR / "interop.yaml"
-MATRIX_KEYS = {"scenario", "client", "worker", "server", "reason"}
-SERVER_KEYS = {"library", "case", "reason"}
+MATRIX_KEYS = {"scenario", "client", "worker", "server", "reason", "flaky"}
+SERVER_KEYS = {"library", "case", "reason", "flaky"}
+_NOT_PATTERNS = {"reason", "flaky"}
 
 
 class InteropBaselineError(ValueError):
@@ -45,6 +49,7 @@ class Entry:
     patterns: dict[str, tuple[str, ...]]
     reason: str
     where: str  # "file: known_failures[3]"
+    flaky: bool = False
 
     def matches(self, fields: dict[str, str]) -> bool:
         return all(any(fnmatchcase(fields[k], p) for p in pats)
@@ -84,8 +89,11 @@ def _entries(doc: dict[str, Any], section: str, keys: set[str], path: Path) -> l
         reason = item.get("reason")
         if not isinstance(reason, str) or not reason.strip():
             raise InteropBaselineError(f"{where}.reason: every known failure needs a reason")
-        pats = {k: _patterns(item.get(k), where, k) for k in keys - {"reason"}}
-        out.append(Entry(pats, reason.strip(), where))
+        flaky = item.get("flaky", False)
+        if not isinstance(flaky, bool):
+            raise InteropBaselineError(f"{where}.flaky: must be true or false")
+        pats = {k: _patterns(item.get(k), where, k) for k in keys - _NOT_PATTERNS}
+        out.append(Entry(pats, reason.strip(), where, flaky))
     return out
 
 
@@ -109,6 +117,10 @@ def apply(result: CaseResult, entries: list[Entry], fields: dict[str, str]) -> C
     """Apply the first matching entry to ``result`` in place; returns it."""
     entry = next((e for e in entries if e.matches(fields)), None)
     if entry is None or result.verdict not in (Verdict.FAIL, Verdict.PASS):
+        return result
+    if entry.flaky and result.verdict is Verdict.PASS:
+        result.evidence["baseline"] = {"verdict_before": "PASS", "reason": entry.reason,
+                                       "entry": entry.where, "flaky": True}
         return result
     result.evidence["baseline"] = {"verdict_before": result.verdict.value,
                                    "reason": entry.reason, "entry": entry.where}

@@ -26,7 +26,7 @@ from ..results import CaseResult, Verdict
 from ..targets import Target, TargetError
 from . import baselines, servers
 from .cell import case_id, run_cell
-from .registry import LIBRARIES, Library
+from .registry import LIBRARIES, Library, library
 from .scenarios import Scenario
 
 HUB = "php-gearman"
@@ -79,8 +79,8 @@ def run_matrix(scenarios: list[Scenario], *, clients: list[str] | None = None,
                parallel: int = 3, log_dir: Path | None = None,
                baseline_path: Path | None = baselines.BASELINE_PATH,
                progress: Callable[[Cell, CaseResult], None] | None = None) -> MatrixResult:
-    client_libs = [LIBRARIES[n] for n in (clients or list(LIBRARIES))]
-    worker_libs = [LIBRARIES[n] for n in (workers or list(LIBRARIES))]
+    client_libs = [library(n) for n in (clients or list(LIBRARIES))]
+    worker_libs = [library(n) for n in (workers or list(LIBRARIES))]
     names = list(server_names or servers.DEFAULT_SERVERS)
     cells = plan(scenarios, client_libs, worker_libs, names)
     base = baselines.load(baseline_path) if baseline_path else None

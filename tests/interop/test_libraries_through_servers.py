@@ -9,31 +9,43 @@ from __future__ import annotations
 
 import pytest
 
+from gearcheck.interop import baselines
 from gearcheck.interop.cell import run_cell
 from gearcheck.interop.registry import LIBRARIES
 from gearcheck.interop.scenarios import load_all
-from gearcheck.results import Verdict
+from gearcheck.results import CaseResult, Verdict
 
 SCENARIOS = {s.id: s for s in load_all()}
 ALL_LIBS = list(LIBRARIES)
 
 
+def _judged(result: CaseResult, name: str, server: str) -> CaseResult:
+    """A library's own pair can hit a baselined defect (rustygear's and aiogear's races):
+    then it must be XFAIL with the entry's reason, never an unexplained FAIL."""
+    baselines.apply(result, baselines.load().matrix, {
+        "scenario": "IOP-RT-001", "client": name, "worker": name, "server": server})
+    return result
+
+
 @pytest.mark.parametrize("name", ALL_LIBS)
 def test_library_is_client_and_worker_through_gearmand(name: str, gearmand) -> None:
     lib = LIBRARIES[name]
-    result = run_cell(SCENARIOS["IOP-RT-001"], lib, lib, "gearmand", gearmand.address)
-    assert result.verdict is Verdict.PASS, result.message
+    result = _judged(run_cell(SCENARIOS["IOP-RT-001"], lib, lib, "gearmand", gearmand.address),
+                     name, "gearmand")
+    assert result.verdict in (Verdict.PASS, Verdict.XFAIL), result.message
     clients = result.evidence["clients"]
     assert clients[0]["library"] == name and clients[0]["role"] == "client"
     assert result.evidence["worker"]["library"] == name
-    assert any(e["event"] == "complete" for e in clients[0]["events"])
+    if result.verdict is Verdict.PASS:
+        assert any(e["event"] == "complete" for e in clients[0]["events"])
 
 
 @pytest.mark.parametrize("name", ALL_LIBS)
 def test_library_is_client_and_worker_through_refserver(name: str, refserver) -> None:
     lib = LIBRARIES[name]
-    result = run_cell(SCENARIOS["IOP-RT-001"], lib, lib, "refserver", refserver.address)
-    assert result.verdict is Verdict.PASS, result.message
+    result = _judged(run_cell(SCENARIOS["IOP-RT-001"], lib, lib, "refserver",
+                              refserver.address), name, "refserver")
+    assert result.verdict in (Verdict.PASS, Verdict.XFAIL), result.message
 
 
 @pytest.mark.parametrize(("scenario", "client", "worker"), [

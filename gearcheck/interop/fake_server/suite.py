@@ -20,7 +20,7 @@ from pathlib import Path
 from ...engine.loader import Scenario
 from ...results import CaseResult, RunReport, ServerInfo
 from .. import baselines
-from ..registry import LIBRARIES, Library
+from ..registry import LIBRARIES, Library, library
 from .player import play
 
 
@@ -68,7 +68,7 @@ def run_suite(scripts: list[Scenario], libraries: list[str] | None = None, *,
     base = baselines.load(baseline_path) if baseline_path else None
     reports: dict[str, RunReport] = {}
     for name in libraries or list(LIBRARIES):
-        lib = LIBRARIES[name]
+        lib = library(name)
         report = library_report(lib, scripts, parallel=parallel, baseline=base,
                                 progress=progress)
         reports[name] = report
