@@ -39,6 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_processes(p, "pytest-xdist processes per server run", default=2)
     p.add_argument("-k", dest="keyword", metavar="EXPR", help="pytest -k selection")
     p.add_argument("-m", dest="markers", metavar="EXPR", help="pytest -m selection")
+    p.add_argument("--case", dest="case_ids", action="append", default=[], metavar="ID",
+                   help="run only this case (exact id; repeatable)")
     p.set_defaults(func=run)
 
 
@@ -52,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     settings = SuiteSettings(cases=list(args.cases) or [paths.SUITE_DIR],
                              workers=args.processes, quiet=True, registry=args.registry,
-                             keyword=args.keyword, markers=args.markers)
+                             keyword=args.keyword, markers=args.markers,
+                             case_ids=args.case_ids)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/"
                   "{task.total} servers"), TimeElapsedColumn(), console=console,
                   transient=False) as progress:

@@ -120,7 +120,8 @@ def pytest_arguments(settings: SuiteSettings, baseline: Path | None) -> list[str
     """The suite's pytest command line: the only place it is built."""
     server = settings.server or DEFAULT_TARGET
     argv = [str(p) for p in settings.cases]
-    argv += ["-p", "no:cacheprovider", "-o", "addopts=", "--rootdir", str(_rootdir(settings))]
+    argv += ["-p", "no:cacheprovider", "-o", "addopts=", "--assert=plain",
+             "--rootdir", str(_rootdir(settings))]
     if is_address(server):
         argv += ["--server", server]
         if settings.implementation:
