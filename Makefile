@@ -43,10 +43,10 @@ conformance: setup system-deps
 	  $(if $(BASELINE),--baseline $(BASELINE)) $(if $(K),-k '$(K)') $(if $(N),-n $(N))
 
 # every server in fixtures/servers.yaml, side by side: reports/matrix/index.html + matrix.json
-# ONLY=name,name restricts the servers; PROCESSES=xdist processes per server run.
+# ONLY=name,name restricts the servers; JOBS=cases at once per server (default 16).
 matrix: setup system-deps
 	$(GEARCHECK) matrix --out reports/matrix $(if $(ONLY),--only $(ONLY)) \
-	  $(if $(PROCESSES),--processes $(PROCESSES))
+	  $(if $(JOBS),--jobs $(JOBS))
 
 serve: setup
 	$(GEARCHECK) serve --port 4730

@@ -21,7 +21,9 @@ import sys
 from pathlib import Path
 
 from .. import paths
+from ..progress import Progress
 from ..runs import SuiteSettings, run_suite
+from ..runs.failure_text import format_result
 from ._options import (
     add_jobs,
     add_processes,
@@ -78,7 +80,20 @@ def settings_from(args: argparse.Namespace) -> SuiteSettings:
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    outcome = run_suite(settings)
+    # On a terminal, pytest's own display shows the run going; in a log (CI) it would
+    # show nothing for long stretches, so gearcheck writes a line every 10 s instead
+    # and the text of every case that did not pass at the end.
+    in_log = not sys.stdout.isatty() and not settings.verbose and not settings.workers
+    progress = Progress("conformance", None, unit="cases", enabled=in_log)
+    if in_log:
+        settings.quiet = True
+        settings.on_result = lambda r: progress.advance(outcome=r.verdict.value)
+    with progress:
+        outcome = run_suite(settings)
+    if in_log and outcome.report is not None:
+        for result in outcome.report.results:
+            if result.verdict.value in ("FAIL", "XPASS", "ERROR"):
+                print(format_result(result), end="\n\n")
     if outcome.problem:
         print(f"gearcheck conformance: cannot run: {outcome.problem}", file=sys.stderr)
         return outcome.exit_code

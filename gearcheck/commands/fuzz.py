@@ -15,8 +15,8 @@ import json
 import sys
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ..progress import Progress
 from ..robustness.fuzz_run import FuzzRun
 from ..robustness.loopback import NotLoopbackError
 from ..targets import TargetError
@@ -56,15 +56,18 @@ def run(args: argparse.Namespace) -> int:
         print(f"gearcheck fuzz: {exc}", file=sys.stderr)
         return 2
     try:
-        with Progress(TextColumn("fuzz {task.fields[server]}"), BarColumn(),
-                      TextColumn("{task.fields[inputs]} inputs"), TimeElapsedColumn(),
-                      console=console, disable=args.no_progress) as progress:
-            task = progress.add_task("fuzz", total=args.seconds, inputs=0,
-                                     server=shown)
+        with Progress(f"fuzz {shown}", None, unit="inputs",
+                      enabled=not args.no_progress) as progress:
+            seen = [0]
+
+            def on_input(n: int, _elapsed: float) -> None:
+                progress.advance(n - seen[0])
+                seen[0] = n
+
             fuzz = FuzzRun(address, out_dir=out_dir, seconds=args.seconds, seed=args.seed,
                            max_inputs=args.max_inputs, target=target,
                            deadline_s=args.deadline, shrink_seconds=args.shrink_seconds,
-                           on_input=lambda n, t: progress.update(task, completed=t, inputs=n))
+                           on_input=on_input)
             summary = fuzz.run()
     except (OSError, TargetError) as exc:
         console.print(f"gearcheck fuzz: cannot fuzz {shown}: {exc}")

@@ -15,8 +15,8 @@ import argparse
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ..progress import Progress
 from ._options import add_jobs, server
 
 EXIT_OK, EXIT_FAILED, EXIT_HARNESS = 0, 1, 2
@@ -83,19 +83,16 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"[red]gearcheck interop: {exc}[/red]")
         return EXIT_HARNESS
     failed = False
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
     if not args.no_matrix:
         from ..interop.matrix import HUB, plan
         from ..interop.servers import DEFAULT_SERVERS
         servers = _names(args.servers) or list(DEFAULT_SERVERS)
         total = len(plan(scenarios, [registry.library(n) for n in clients or registry.LIBRARIES],
                          [registry.library(n) for n in workers or registry.LIBRARIES], servers))
-        with Progress(*columns, console=console) as bar:
-            task = bar.add_task(f"interop matrix (hub {HUB})", total=total)
+        with Progress(f"interop matrix (hub {HUB})", total, unit="cells") as bar:
             result = run_matrix(scenarios, clients=clients, workers=workers,
                                 server_names=servers, parallel=args.jobs,
-                                progress=lambda c, r: bar.advance(task))
+                                progress=lambda c, r: bar.advance(outcome=r.verdict.value))
         paths = write_all(result, out)
         counts = ", ".join(f"{k} {v}" for k, v in result.counts().items() if v)
         console.print(f"matrix: {counts} in {result.duration_s:.0f}s -> {paths['html']}")
@@ -105,11 +102,11 @@ def run(args: argparse.Namespace) -> int:
         failed |= result.failed
     if not args.no_as_server:
         names = libs or list(registry.LIBRARIES)
-        with Progress(*columns, console=console) as bar:
-            task = bar.add_task("harness as the server", total=len(names) * len(scripts))
+        with Progress("harness as the server", len(names) * len(scripts),
+                      unit="cases") as bar:
             reports = run_suite(scripts, names, outdir=out / "libraries",
                                 parallel=args.jobs,
-                                progress=lambda lib, r: bar.advance(task))
+                                progress=lambda lib, r: bar.advance(outcome=r.verdict.value))
         for name, rep in reports.items():
             counts = ", ".join(f"{k} {v}" for k, v in rep.counts().items() if v)
             console.print(f"as-server {name}: {counts} -> {out / 'libraries' / name}")

@@ -16,14 +16,14 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .. import paths
+from ..progress import Progress
 from ..runs import SuiteSettings
 from ..runs.server_matrix import run_matrix
 from ..targets import RegistryError, load_registry
 from ..targets.registry import select
-from ._options import add_processes, existing_file, existing_path
+from ._options import add_jobs, add_processes, existing_file, existing_path
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -36,7 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--only", metavar="NAMES", help="comma-separated server names to run")
     p.add_argument("--out", type=Path, metavar="DIR", default=Path("reports/matrix"),
                    help="output folder (default reports/matrix)")
-    add_processes(p, "pytest-xdist processes per server run", default=2)
+    add_jobs(p, "cases of one server", default=16)
+    add_processes(p, "pytest-xdist processes per server run (then one case at a time in each)")
     p.add_argument("-k", dest="keyword", metavar="EXPR", help="pytest -k selection")
     p.add_argument("-m", dest="markers", metavar="EXPR", help="pytest -m selection")
     p.add_argument("--case", dest="case_ids", action="append", default=[], metavar="ID",
@@ -52,23 +53,14 @@ def run(args: argparse.Namespace) -> int:
     except RegistryError as exc:
         print(f"gearcheck matrix: {exc}", file=sys.stderr)
         return 2
+    progress = Progress("matrix", None, unit="cases")
     settings = SuiteSettings(cases=list(args.cases) or [paths.SUITE_DIR],
-                             workers=args.processes, quiet=True, registry=args.registry,
-                             keyword=args.keyword, markers=args.markers,
-                             case_ids=args.case_ids)
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/"
-                  "{task.total} servers"), TimeElapsedColumn(), console=console,
-                  transient=False) as progress:
-        task = progress.add_task("matrix", total=len(specs))
-
-        def report(message: str) -> None:
-            progress.console.print(message)
-            if ": starting " not in message and ": warning: " not in message:
-                progress.advance(task)
-            else:
-                progress.update(task, description=message.split(":")[0])
-
-        columns, written = run_matrix(specs, settings, args.out, progress=report)
+                             workers=args.processes, jobs=args.jobs, quiet=True,
+                             registry=args.registry, keyword=args.keyword,
+                             markers=args.markers, case_ids=args.case_ids,
+                             on_result=lambda r: progress.advance(outcome=r.verdict.value))
+    with progress:
+        columns, written = run_matrix(specs, settings, args.out, progress=console.print)
     failed = [c.name for c in columns if c.report is None]
     console.print(f"matrix: {written.html} and {written.json}"
                   + (f"; could not run: {', '.join(failed)}" if failed else ""))

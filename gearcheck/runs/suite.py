@@ -52,7 +52,7 @@ class SuiteSettings:
     profile: Profile | None = None       # a capability profile to use instead of probing
     on_result: Callable[[CaseResult], None] | None = None  # each judged case, as it ends
     verbose: bool = False
-    quiet: bool = False                  # nothing on the terminal (pytest -qq, no summary)
+    quiet: bool = False                  # pytest prints nothing (the caller shows progress)
     extra_pytest_args: list[str] = field(default_factory=list)
 
 
@@ -150,8 +150,10 @@ def pytest_arguments(settings: SuiteSettings, baseline: Path | None) -> list[str
         argv += ["--second-server", extra]
     if settings.stop_at_first_failure:
         argv += ["-x"]
-    argv += ["-qq", "--no-summary"] if settings.quiet else \
-        ["-v"] if settings.verbose else ["-q", "-rfE"]
+    if settings.quiet:  # xdist reports through pytest's terminal, so it stays then
+        argv += ["-qq", "--no-summary"] if settings.workers else ["-p", "no:terminal", "-s"]
+    else:
+        argv += ["-v"] if settings.verbose else ["-q", "-rfE"]
     return [*argv, *settings.extra_pytest_args]
 
 
