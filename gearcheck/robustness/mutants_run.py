@@ -96,8 +96,8 @@ def _run_all(cases: list[Path], address: Address, profile: Profile,
              ) -> list[CaseResult]:
     settings = SuiteSettings(
         server=str(address), cases=cases, use_baseline=False, write_reports=False,
-        quiet=True, profile=profile, case_ids=case_ids or [], case_timeout=case_timeout,
-        stop_at_first_failure=stop_at_first,
+        quiet=True, profile=profile, jobs=16, case_ids=case_ids or [],
+        case_timeout=case_timeout, stop_at_first_failure=stop_at_first,
         on_result=(lambda _r: progress(label, 1)) if progress else None)
     outcome = run_suite(settings)
     if outcome.report is None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from gearcheck import paths
 from gearcheck.report.matrix_page import MatrixColumn, build_matrix, write_matrix
 from gearcheck.results import RunReport, ServerInfo, Verdict
@@ -71,6 +73,7 @@ def test_matrix_html_links_cells_to_evidence(tmp_path: Path) -> None:
     assert 'name="differ"' in html and "<script src" not in html and "<link" not in html
 
 
+@pytest.mark.slow
 def test_run_matrix_starts_each_server_applies_baselines_and_survives_failures(
         tmp_path: Path) -> None:
     baselines = tmp_path / "baselines"

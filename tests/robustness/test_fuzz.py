@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from gearcheck.cli import main
@@ -26,6 +27,7 @@ def _fuzz(tmp_path: Path, *args: str) -> tuple[int, dict[str, object]]:
     return code, json.loads((tmp_path / "run" / "summary.json").read_text())
 
 
+@pytest.mark.slow
 def test_reference_server_survives_fuzzing_without_finding(tmp_path: Path) -> None:
     code, summary = _fuzz(tmp_path, "--server", "refserver", "--seconds", "10")
     assert summary["findings"] == 0, summary["finding_details"]
@@ -39,6 +41,7 @@ def test_reference_server_survives_fuzzing_without_finding(tmp_path: Path) -> No
     assert sentinel["peak_rss_kib"] - sentinel["baseline_rss_kib"] < 64 * 1024  # type: ignore[index,operator]
 
 
+@pytest.mark.slow
 def test_gearmand_fuzz_run_is_bounded_and_accounted(tmp_path: Path) -> None:
     code, summary = _fuzz(tmp_path, "--server", "gearmand", "--seconds", "10",
                           "--max-inputs", "400")
@@ -57,6 +60,7 @@ class FragileTarget(ProcessTarget):
         return [sys.executable, str(HERE / "hostile_servers.py"), "fragile", "--port", str(port)]
 
 
+@pytest.mark.slow
 def test_fuzz_finds_shrinks_and_saves_a_crash(tmp_path: Path) -> None:
     target = FragileTarget(log_dir=tmp_path / "server")
     with target:

@@ -41,6 +41,7 @@ def _cases():  # type: ignore[no-untyped-def]
     return cases
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ALL_KINDS)
 def test_cases_against_a_hostile_server_end_in_fail_or_error(kind: str, tmp_path: Path) -> None:
     cases = _cases()

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from gearcheck.cli import main
 from gearcheck.robustness.mutations import MUTATIONS
 
@@ -21,6 +23,7 @@ def _report(tmp_path: Path) -> dict:  # type: ignore[type-arg]
     return json.loads((tmp_path / "run" / "mutants.json").read_text())
 
 
+@pytest.mark.slow
 def test_some_mutants_against_gearmand_are_each_caught(tmp_path: Path) -> None:
     chosen = ["echo-altered", "priority-flattened", "unique-ignored", "no-job-dropped"]
     code = main(["mutants", "--server", "gearmand", str(ROOT / "conformance/mutants"),
@@ -38,6 +41,7 @@ def test_some_mutants_against_gearmand_are_each_caught(tmp_path: Path) -> None:
     assert (tmp_path / "run" / "mutants.md").read_text().startswith("# Mutation score: 4/4")
 
 
+@pytest.mark.slow
 def test_whole_suite_kills_every_mutant_of_the_reference_server(tmp_path: Path) -> None:
     code = main(["mutants", "--server", "refserver", str(ROOT / "conformance"),
                  "--stop-at-first", "--out", str(tmp_path / "run")])

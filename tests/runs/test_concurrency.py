@@ -6,6 +6,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from gearcheck.engine.loader import Scenario
 from gearcheck.results import CaseResult, Verdict
 from gearcheck.runs import SuiteSettings, run_suite
@@ -19,6 +21,7 @@ def _verdicts(server: str, jobs: int, out: Path) -> tuple[dict[str, str], float]
             outcome.report.duration_s)
 
 
+@pytest.mark.slow
 def test_the_whole_suite_gives_the_same_verdicts_serially_and_side_by_side(
         tmp_path: Path) -> None:
     serial, serial_s = _verdicts("refserver", 1, tmp_path / "serial")

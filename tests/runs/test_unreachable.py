@@ -62,6 +62,7 @@ def _conformance(server: str, out: Path) -> tuple[int, str, float]:
     return proc.returncode, proc.stdout + proc.stderr, time.monotonic() - started
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["closed port", "unknown host", "silent", "http"])
 def test_no_gearman_there_is_one_clear_error_within_10_s(kind: str, tmp_path: Path) -> None:
     with HostileServer("silent") as silent, http_server() as http:

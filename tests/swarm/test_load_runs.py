@@ -12,6 +12,8 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from gearcheck.protocol import parse_status
 from gearcheck.swarm.runner import run_load
 from gearcheck.targets import GearmandTarget, free_port
@@ -59,6 +61,7 @@ def _run(tmp_path: Path, profile: Path, server: str, **kw: object):  # type: ign
                     quiet=True, **kw)  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 def test_headless_run_counts_match_the_server(
         gearmand: GearmandTarget, tmp_path: Path, write_profile: Callable[[str], Path],
         fn: str) -> None:
@@ -109,6 +112,7 @@ def test_headless_run_counts_match_the_server(
     assert per_type["WORK"] == inv["workers"]["executions"]
 
 
+@pytest.mark.slow
 def test_threshold_too_tight_exits_1(gearmand: GearmandTarget, tmp_path: Path,
                                      write_profile: Callable[[str], Path], fn: str) -> None:
     profile = write_profile(MIXED.format(served=f"{fn}s", parked=f"{fn}p", drop=0,
@@ -120,6 +124,7 @@ def test_threshold_too_tight_exits_1(gearmand: GearmandTarget, tmp_path: Path,
     assert row["passed"] is False and row["actual_us"] > 1
 
 
+@pytest.mark.slow
 def test_injected_lost_and_duplicated_jobs_are_caught(
         gearmand: GearmandTarget, tmp_path: Path, write_profile: Callable[[str], Path],
         fn: str) -> None:
@@ -150,6 +155,7 @@ def test_invalid_profile_exits_2(tmp_path: Path, write_profile: Callable[[str], 
     assert result.problems[0].startswith(str(tmp_path / "profile.yaml") + ":2: clients:")
 
 
+@pytest.mark.slow
 def test_distributed_master_and_two_workers_merge(
         gearmand: GearmandTarget, tmp_path: Path, write_profile: Callable[[str], Path],
         fn: str) -> None:
