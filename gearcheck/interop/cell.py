@@ -23,12 +23,12 @@ from ..wire import Address, Connection, WireError
 from .driver import DriverRun, WorkerProcess, run_client, server_field
 from .judge import judge
 from .registry import Library, missing_feature
-from .scenarios import Scenario, instantiate
+from .scenarios import InteropScenario, instantiate
 
 REGISTER_DEADLINE_S = 8.0
 
 
-def case_id(s: Scenario, client: str, worker: str, server: str) -> str:
+def case_id(s: InteropScenario, client: str, worker: str, server: str) -> str:
     return f"{s.id}/{client}>{worker}@{server}"
 
 
@@ -65,7 +65,7 @@ def _transcript(runs: list[DriverRun], t0: float) -> list[TranscriptEntry]:
     return out
 
 
-def run_cell(s: Scenario, client: Library, worker: Library, server: str,
+def run_cell(s: InteropScenario, client: Library, worker: Library, server: str,
              address: Address) -> CaseResult:
     cid = case_id(s, client.name, worker.name, server)
     base: dict[str, Any] = dict(case_id=cid, title=s.title, area="interop", level="MUST",

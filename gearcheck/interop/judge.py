@@ -24,7 +24,7 @@ from typing import Any
 from ..protocol import printable
 from ..results import FailureKind, Verdict
 from .driver import DriverRun, unb64
-from .scenarios import Instance, Scenario, payload_bytes
+from .scenarios import Instance, InteropScenario, payload_bytes
 
 
 @dataclass
@@ -116,7 +116,7 @@ def describe_row(row: dict[str, Any], show_data: Callable[[Any], str]) -> str:
     return text
 
 
-def judge(s: Scenario, inst: Instance, clients: list[DriverRun],
+def judge(s: InteropScenario, inst: Instance, clients: list[DriverRun],
           worker: DriverRun | None) -> Judgement:
     non_strict: list[str] = []
     rows_by_job: dict[str, list[dict[str, Any]]] = s.expect.get("jobs") or {}

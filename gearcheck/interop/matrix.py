@@ -27,7 +27,7 @@ from ..targets import Target, TargetError
 from . import baselines, servers
 from .cell import case_id, run_cell
 from .registry import LIBRARIES, Library, library
-from .scenarios import Scenario
+from .scenarios import InteropScenario
 
 HUB = "php-gearman"
 # cells that take longest go first so the pool ends together
@@ -36,7 +36,7 @@ _SLOW_FIRST = {"IOP-SEQ-001": 0, "IOP-CLASSIC-002": 1, "IOP-PRI-001": 2, "IOP-UN
 
 @dataclass(frozen=True)
 class Cell:
-    scenario: Scenario
+    scenario: InteropScenario
     client: Library
     worker: Library
     server: str
@@ -66,7 +66,7 @@ class MatrixResult:
         return any(r.verdict.is_failure for _, r in self.cells)
 
 
-def plan(scenarios: list[Scenario], clients: list[Library], workers: list[Library],
+def plan(scenarios: list[InteropScenario], clients: list[Library], workers: list[Library],
          server_names: list[str]) -> list[Cell]:
     cells = [Cell(s, c, w, srv) for srv in server_names for s in scenarios
              for c in clients for w in workers if s.applies_to(c.name, w.name, HUB)]
@@ -74,7 +74,7 @@ def plan(scenarios: list[Scenario], clients: list[Library], workers: list[Librar
     return cells
 
 
-def run_matrix(scenarios: list[Scenario], *, clients: list[str] | None = None,
+def run_matrix(scenarios: list[InteropScenario], *, clients: list[str] | None = None,
                workers: list[str] | None = None, server_names: list[str] | None = None,
                parallel: int = 3, log_dir: Path | None = None,
                baseline_path: Path | None = baselines.BASELINE_PATH,

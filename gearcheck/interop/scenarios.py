@@ -39,7 +39,7 @@ class ScenarioError(ValueError):
 
 
 @dataclass
-class Scenario:
+class InteropScenario:
     id: str
     title: str
     file: str
@@ -69,7 +69,7 @@ def _err(path: Path, where: str, message: str) -> ScenarioError:
     return ScenarioError(f"{path}: {where}: {message}")
 
 
-def load_scenario(path: Path) -> Scenario:
+def load_scenario(path: Path) -> InteropScenario:
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -137,7 +137,7 @@ def load_scenario(path: Path) -> Scenario:
     worker = doc.get("worker") or {}
     if worker.get("start", "before") not in ("before", "after"):
         raise _err(path, "worker.start", "must be before or after")
-    return Scenario(
+    return InteropScenario(
         id=doc["id"], title=doc["title"], file=str(path), pairs=pairs,
         requires_client=list(requires.get("client", []) or []),
         requires_worker=list(requires.get("worker", []) or []),
@@ -147,7 +147,7 @@ def load_scenario(path: Path) -> Scenario:
         tags=list(doc.get("tags", [])))
 
 
-def load_all(directory: Path = SCENARIO_DIR) -> list[Scenario]:
+def load_all(directory: Path = SCENARIO_DIR) -> list[InteropScenario]:
     files = sorted(directory.glob("*.yaml"))
     if not files:
         raise ScenarioError(f"{directory}: no scenario files (*.yaml)")
@@ -185,7 +185,7 @@ class Instance:
     payloads: dict[str, bytes]  # job id -> payload sent
 
 
-def instantiate(s: Scenario, token: str) -> Instance:
+def instantiate(s: InteropScenario, token: str) -> Instance:
     names = {local: f"gc.{token}.{local}" for local in s.functions}
     orders: list[dict[str, Any]] = []
     payloads: dict[str, bytes] = {}
