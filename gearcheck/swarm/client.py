@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Iterator
 from itertools import accumulate
 from typing import Any
 from uuid import uuid4
@@ -166,8 +167,8 @@ class GearmanClientUser(ReconnectingUser):
         decoder = self.conn.decoder
         window = mix.in_flight
         open_model = mix.open_model
-        interval_ns = int(1e9 / mix.rate) if open_model else 0
-        next_plan = time.perf_counter_ns()
+        plans = self._arrival_plan() if open_model else None
+        next_plan = next(plans) if plans is not None else 0
         late_ns = int(mix.late_after * 1e9)
         next_sweep = time.monotonic() + 1.0
         while True:
@@ -187,12 +188,11 @@ class GearmanClientUser(ReconnectingUser):
                         if now - plan > late_ns:
                             self.m.tick("late")
                         self._send_batch(1, now, plan)
-                        next_plan += (int(self.rng.expovariate(mix.rate) * 1e9)
-                                      if mix.poisson else interval_ns)
+                        next_plan = next(plans)  # type: ignore[arg-type]
             if open_model and self.outstanding < window:
                 wait = max(0.0, (next_plan - time.perf_counter_ns()) / 1e9)
                 if self.outstanding == 0:
-                    gevent.sleep(wait)
+                    gevent.sleep(min(wait, 1.0))  # wakes up for the drain message too
                     continue
                 sock.settimeout(max(wait, 0.0001))
             else:
@@ -209,6 +209,17 @@ class GearmanClientUser(ReconnectingUser):
             if time.monotonic() >= next_sweep:
                 next_sweep = time.monotonic() + 1.0
                 self._expire()
+
+    def _arrival_plan(self) -> Iterator[int]:
+        """Open model: the planned send times (perf_counter ns), constant or Poisson, at
+        the mix's rate per user times the profile's speed (gearcheck.swarm.replay plans
+        rate stages instead)."""
+        rate = self.mix.rate * self.rt.profile.speed
+        interval = int(1e9 / rate)
+        plan = time.perf_counter_ns()
+        while True:
+            yield plan
+            plan += int(self.rng.expovariate(rate) * 1e9) if self.mix.poisson else interval
 
     def _send_batch(self, count: int, now_ns: int, plan_ns: int) -> None:
         rng = self.rng
