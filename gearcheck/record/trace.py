@@ -11,8 +11,10 @@ per TCP connection, in the order they opened) and either
              packet table (``extra`` for payload bytes of a type without
              arguments);
   ``line``   an admin text line (without its line ending), with ``dir``;
-  ``error``  bytes the codec could not frame, with ``dir`` and ``offset``; the
-             rest of that direction is counted, not decoded.
+  ``error``  bytes the codec could not frame, with ``dir``, ``offset`` and
+             ``raw`` (hex, up to RAW_LIMIT bytes); a packet with too few NULs is
+             skipped over, anything else ends the decoding of that direction,
+             and what comes after it is kept as ``raw`` records (hex).
 ``dir`` is ``to_server`` or ``to_client`` (the capture module's names).
 
 Byte values (arguments, admin lines) are JSON strings when they are UTF-8 and
@@ -36,13 +38,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..protocol import AdminLine, Decoder, Magic, Packet, ProtocolError
+from ..protocol import (
+    AdminLine,
+    Decoder,
+    Magic,
+    MissingArgumentsError,
+    Packet,
+    ProtocolError,
+    encode_raw,
+)
 from ..protocol.capture import Direction
 
 TRACE_VERSION = 1
 PAYLOAD_ARGS = frozenset({"data"})
+RAW_LIMIT = 64 * 1024
 # A recording must see what the peers really sent: the limit only stops absurd sizes.
 _MAX_PAYLOAD = 1 << 30
+HEADER_TAIL = 64  # bytes kept from the previous chunk: a bad header may straddle two
 
 Record = dict[str, Any]
 Sink = Callable[[Record], None]
@@ -129,6 +141,7 @@ class _Tap:
     failed: bool = False
     undecoded: int = 0
     bytes_seen: int = 0
+    tail: bytes = b""  # the last bytes fed before the current chunk (for an error's raw)
 
 
 @dataclass
@@ -163,14 +176,27 @@ class TraceRecorder:
 
     def data(self, conn: int, direction: Direction, when: float, data: bytes) -> None:
         tap = self._conns[conn].taps[direction]
+        chunk_start = tap.bytes_seen
         tap.bytes_seen += len(data)
         if tap.failed:
             tap.undecoded += len(data)
+            self.sink({"t": self._t(when), "conn": conn, "dir": direction.value,
+                       **self._raw(data)})
             return
         tap.decoder.feed(data)
-        self._drain(conn, direction, tap, when)
+        self._drain(conn, direction, tap, when, data, chunk_start)
+        tap.tail = data[-HEADER_TAIL:]
 
-    def _drain(self, conn: int, direction: Direction, tap: _Tap, when: float) -> None:
+    def _raw(self, data: bytes) -> Record:
+        if not self.keep_payloads:
+            return {"raw_len": len(data)}
+        record: Record = {"raw": data[:RAW_LIMIT].hex()}
+        if len(data) > RAW_LIMIT:
+            record["raw_len"] = len(data)
+        return record
+
+    def _drain(self, conn: int, direction: Direction, tap: _Tap, when: float, chunk: bytes,
+               chunk_start: int) -> None:
         decoder = tap.decoder
         t = self._t(when)
         while True:
@@ -181,12 +207,22 @@ class TraceRecorder:
                 self.errors += 1
                 record: Record = {"t": t, "conn": conn, "dir": direction.value,
                                   "error": str(exc), "offset": start}
+                if isinstance(exc, MissingArgumentsError):
+                    record["bytes"] = decoder.offset - start
+                    record.update(self._raw(encode_raw(exc.magic, exc.packet_type,
+                                                       exc.payload)))
+                    self.sink(record)
+                    continue
                 if exc.recoverable:
                     record["bytes"] = decoder.offset - start
                     self.sink(record)
                     continue
                 tap.failed = True
                 tap.undecoded += decoder.buffered
+                # The unframed bytes: from the error's offset to the end of this chunk.
+                window = tap.tail + chunk
+                skip = start - (chunk_start - len(tap.tail))
+                record.update(self._raw(window[max(0, skip):]))
                 self.sink(record)
                 return
             if event is None:
@@ -339,6 +375,6 @@ def _check(record: Record) -> str | None:
             except (TraceError, ValueError):
                 return f"argument value {value!r} is not text, {{b64}} or {{len}}"
         return None
-    if "line" in record or "error" in record:
+    if "line" in record or "error" in record or "raw" in record or "raw_len" in record:
         return None
-    return "a record needs 'event', 'type', 'line' or 'error'"
+    return "a record needs 'event', 'type', 'line', 'error' or 'raw'"
