@@ -155,7 +155,8 @@ class RecordingProxy:
             stats.connections += 1
             stats.open_connections += 1
             conn = recorder.open(time.time(), _endpoint(c_writer, "peername"),
-                                 _endpoint(u_writer, "peername"))
+                                 _endpoint(u_writer, "peername"),
+                                 via=_endpoint(u_writer, "sockname"))
             up = asyncio.ensure_future(self._pump(c_reader, u_writer, conn,
                                                   Direction.TO_SERVER, c_writer))
             down = asyncio.ensure_future(self._pump(u_reader, c_writer, conn,

@@ -4,7 +4,8 @@ Strategy: a trace is a JSON-lines file. The first line is a header
 (``{"gearcheck_trace": 1, "source": ..., "start": EPOCH, ...}``); every other
 line is one record with ``t`` (seconds since ``start``), ``conn`` (a number
 per TCP connection, in the order they opened) and either
-  ``event``  open (with ``client`` and ``server`` addresses), eof (``dir``: that
+  ``event``  open (with ``client`` and ``server`` addresses, and the proxy's own
+             end towards the server as ``via``), eof (``dir``: that
              direction's sender closed its side) or close;
   ``type``   a binary packet: ``dir``, ``magic``, ``size`` (payload bytes),
              ``bytes`` (on the wire) and ``args`` by their names in the
@@ -166,12 +167,16 @@ class TraceRecorder:
     def _t(self, when: float) -> float:
         return round(when - self.start, 6)
 
-    def open(self, when: float, client: str, server: str) -> int:
+    def open(self, when: float, client: str, server: str, via: str | None = None) -> int:
+        """A new connection; ``via`` is the proxy's own end towards the server."""
         conn = self._next
         self._next += 1
         self._conns[conn] = _Conn()
-        self.sink({"t": self._t(when), "conn": conn, "event": "open", "client": client,
-                   "server": server})
+        record: Record = {"t": self._t(when), "conn": conn, "event": "open", "client": client,
+                          "server": server}
+        if via is not None:
+            record["via"] = via
+        self.sink(record)
         return conn
 
     def data(self, conn: int, direction: Direction, when: float, data: bytes) -> None:

@@ -77,7 +77,12 @@ class ReplayClientUser(GearmanClientUser):
         cls._instances += 1
         self._plan: Iterator[int] | None = None
         self.gap_rng = self.rng  # Poisson gaps; sizes draw from the stratified stream
-        self.rng = StratifiedRandom(self.rng.getrandbits(64))
+        # As many strata as this user will send jobs (up to 100): a short replay then
+        # draws one value from each slice of the size distribution.
+        planned = round(self._fraction() * RateSchedule(self.rt.profile.stages,
+                                                        self.rt.profile.speed).total)
+        self.rng = StratifiedRandom(self.rng.getrandbits(64),
+                                    max(1, min(StratifiedRandom.STRATA, planned)))
         self.next_payload = self.rng.randrange(len(self.mix.payloads)) \
             if self.mix.payloads else 0
         if self.mix.payloads:
@@ -111,8 +116,7 @@ class ReplayClientUser(GearmanClientUser):
         mix = self.mix
         users = mix.users or 1
         schedule = RateSchedule(profile.stages, profile.speed)
-        shares = sum(c.share for c in profile.clients)
-        fraction = mix.share / shares / users if shares > 0 else 0.0
+        fraction = self._fraction()
         phase = ((self.index % users) + 0.5) / users
         gaps = _exponential(self.gap_rng) if mix.poisson else None
         start = clock_start_ns()
@@ -120,6 +124,11 @@ class ReplayClientUser(GearmanClientUser):
             yield start + int(t * 1e9)
         while True:  # the schedule is over: nothing more to send
             yield time.perf_counter_ns() + _FAR_NS
+
+    def _fraction(self) -> float:
+        """The share of all planned arrivals this user sends."""
+        shares = sum(c.share for c in self.rt.profile.clients)
+        return self.mix.share / shares / (self.mix.users or 1) if shares > 0 else 0.0
 
     def _record_created(self, groups: list[Any], now_ns: int, second: int,
                         wall: float) -> None:
@@ -137,16 +146,17 @@ class StratifiedRandom(random.Random):
 
     STRATA = 100
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, strata: int = STRATA) -> None:
         self._base = random.Random(seed)  # shuffles the deck and places each draw in its slice
+        self._strata = strata
         self._deck: list[int] = []
         super().__init__(seed)
 
     def random(self) -> float:
         if not self._deck:
-            self._deck = list(range(self.STRATA))
+            self._deck = list(range(self._strata))
             self._base.shuffle(self._deck)
-        return (self._deck.pop() + self._base.random()) / self.STRATA
+        return (self._deck.pop() + self._base.random()) / self._strata
 
 
 def _exponential(rng: Any) -> Iterator[float]:
