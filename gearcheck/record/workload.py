@@ -43,10 +43,10 @@ def quantile(ordered: Sequence[float], q: float) -> float:
 
 
 def nearest_rank(ordered: Sequence[float], q: float) -> float:
-    """The smallest value with at least a fraction q (0..1) of the values at or below it."""
+    """The value of rank q*n rounded (at least 1): how HdrHistogram reads a percentile."""
     if not ordered:
         return 0.0
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+    return ordered[max(1, int(q * len(ordered) + 0.5)) - 1]
 
 
 def summary_numbers(values: Sequence[float], scale: float = 1.0,
