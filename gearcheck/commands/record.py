@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     if args.port:
         return _fail("--port only applies to --pcap")
     try:
-        listen = Address.parse(args.listen)
+        listen = _listen_address(args.listen)
     except ValueError as exc:
         return _fail(f"--listen {args.listen!r}: {exc}")
     try:
@@ -78,6 +78,14 @@ def run(args: argparse.Namespace) -> int:
     if args.duration is not None and args.duration <= 0:
         return _fail("--duration must be positive")
     return _proxy(listen, upstream, out, args)
+
+
+def _listen_address(text: str) -> Address:
+    """HOST:PORT to listen on; port 0 takes any free port (the proxy prints which)."""
+    host, sep, port = text.strip().rpartition(":")
+    if sep and port == "0":
+        return Address(host.strip("[]") or "127.0.0.1", 0)
+    return Address.parse(text)
 
 
 def _from_pcap(args: argparse.Namespace, out: Path) -> int:

@@ -7,8 +7,9 @@ submissions, its payload size distribution, its unique-id policy (none, one
 per job, or a pool as large as the distinct ids seen), a window large enough
 for the most jobs it had in flight, and a fixed number of users. The arrival
 rate over time becomes open-model stages: the submissions counted in buckets
-(one second, wider for long recordings, at most ``MAX_STAGES``), adjacent
-buckets with nearly the same rate merged. Each function executed by a worker
+(one second, wider for long recordings, at most ``MAX_STAGES``; a short last
+one joins the one before), adjacent buckets with nearly the same rate
+merged, so each stage sends the number of jobs recorded in it. Each function executed by a worker
 becomes a worker mix: as many workers as were registered for it at once, and
 the service times, result sizes and outcomes measured between JOB_ASSIGN and
 the worker's final packet. ``recorded`` holds the figures the load report sets
@@ -95,6 +96,9 @@ def _stages(subs: list[Submission], first: float, end: float) -> list[dict[str, 
     for sub in subs:
         counts[min(buckets - 1, int((sub.t - first) / width))] += 1
     spans = [width] * (buckets - 1) + [duration - width * (buckets - 1)]
+    if buckets > 1 and spans[-1] < width / 2:  # a short last bucket joins the one before
+        counts[-2:] = [counts[-2] + counts[-1]]
+        spans[-2:] = [spans[-2] + spans[-1]]
     merged: list[list[float]] = []  # [count, seconds]
     for n, seconds in zip(counts, spans, strict=True):
         if merged:
