@@ -17,8 +17,10 @@ payloads sends ``{fill}`` of the recorded size and expects that length.
 Timing becomes tolerances: a wait that took more than half the default
 deadline in the recording gets a ``timeout`` of three times what it took
 (plus a second), and a send that followed another actor's send with nothing
-received between them waits the recorded gap first (at most ``MAX_GAP``),
-so the server sees them in the recorded order. Admin listings are checked
+received between them waits the recorded gap first (``MIN_GAP`` at least,
+``MAX_GAP`` at most), so the server sees them in the recorded order even
+when they came within a millisecond of each other. A long payload that
+repeats a short text is written as ``{fill, size}``. Admin listings are checked
 for the case's own functions only (``status`` rows), and shape only
 otherwise, since the rest is other clients' state. What cannot be replayed
 (bytes the codec could not frame, from the server) is left out with a note.
@@ -34,8 +36,10 @@ from typing import Any
 from ..protocol import AdminReplyCollector, reply_is_list
 from .trace import Record, Trace, decode_bytes
 
+MIN_GAP = 0.02
 MAX_GAP = 0.05
 DEFAULT_DEADLINE = 2.0
+FILL_FROM = 64  # a payload this long that repeats a short text is written as {fill, size}
 _LABEL = re.compile(r"[^A-Za-z0-9_.-]+")
 _NAME_ARGS = {"function"}
 _UNIQUE_ARGS = {"unique"}
@@ -165,9 +169,8 @@ def build_case(trace: Trace, connections: list[int] | None = None, *,
         to_server = r["dir"] == "to_server"
         if to_server:
             if last_send is not None and last_send[0] != actor:
-                gap = min(MAX_GAP, t - last_send[1])
-                if gap >= 0.001:
-                    steps.append({"sleep": round(gap, 3)})
+                gap = min(MAX_GAP, max(MIN_GAP, t - last_send[1]))
+                steps.append({"sleep": round(gap, 3)})
             if "line" in r:
                 step, i = _admin(records, i, actor, names)
                 steps.append(step)
@@ -239,6 +242,10 @@ def _value(raw: Any, arg: str, names: _Names, *, sending: bool, epoch_base: floa
 
 
 def _literal(data: bytes, sending: bool) -> Any:
+    unit = _repeated_unit(data)
+    if unit is not None:
+        fill = {"fill": unit.replace("${", "$${"), "size": len(data)}
+        return fill if sending else {"equals": fill}
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -246,6 +253,18 @@ def _literal(data: bytes, sending: bool) -> Any:
     if not text.isprintable() and any(c not in "\t\n\r\0" for c in text if not c.isprintable()):
         return {"hex": data.hex()}
     return text.replace("${", "$${")
+
+
+def _repeated_unit(data: bytes) -> str | None:
+    """The short printable text ``data`` repeats (a filler payload), or None."""
+    if len(data) < FILL_FROM:
+        return None
+    for size in range(1, 33):
+        unit = data[:size]
+        if (unit * (len(data) // size + 1))[:len(data)] == data:
+            text = unit.decode("ascii", "replace")
+            return text if text.isprintable() and text.encode() == unit else None
+    return None
 
 
 def _send(r: Record, actor: str, names: _Names, start: float) -> dict[str, Any] | None:
