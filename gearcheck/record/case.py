@@ -172,22 +172,22 @@ def build_case(trace: Trace, connections: list[int] | None = None, *,
                 gap = min(MAX_GAP, max(MIN_GAP, t - last_send[1]))
                 steps.append({"sleep": round(gap, 3)})
             if "line" in r:
-                step, i = _admin(records, i, actor, names)
-                steps.append(step)
+                admin_step, i = _admin(records, i, actor, names)
+                steps.append(admin_step)
                 last_send = None
                 last_t = float(records[i - 1]["t"])
                 continue
-            step = _send(r, actor, names, trace.start)
-            if step is not None:
-                steps.append(step)
+            sent = _send(r, actor, names, trace.start)
+            if sent is not None:
+                steps.append(sent)
                 last_send = (actor, t)
         else:
-            step = _expect(r, actor, names)
-            if step is not None:
+            expected = _expect(r, actor, names)
+            if expected is not None:
                 wait = t - last_t
                 if wait > DEFAULT_DEADLINE / 2:
-                    step["expect"]["timeout"] = math.ceil(wait * 3 + 1)
-                steps.append(step)
+                    expected["expect"]["timeout"] = math.ceil(wait * 3 + 1)
+                steps.append(expected)
                 last_send = None
         last_t = t
         i += 1

@@ -58,10 +58,11 @@ def clock_start_ns() -> int:
 def install_clock() -> None:
     """Restart the replay clock with every test start (Locust's event)."""
 
-    @events.test_start.add_listener
     def _start(**_kw: Any) -> None:
         global _clock_ns
         _clock_ns = time.perf_counter_ns()
+
+    events.test_start.add_listener(_start)  # type: ignore[no-untyped-call]  # Locust is untyped
 
 
 class ReplayClientUser(GearmanClientUser):
