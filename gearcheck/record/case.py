@@ -14,7 +14,10 @@ one run to the next becomes a variable:
   epoch times       ``${epoch:+N}``, N the seconds ahead of the recording.
 Payloads are kept as recorded (text, or hex for other bytes); a trace without
 payloads sends ``{fill}`` of the recorded size and expects that length.
-Timing becomes tolerances: a wait that took more than half the default
+Where two connections' packets crossed, the server's answers to a worker's
+grab (JOB_ASSIGN or NO_JOB) say which it handled first, and the grab is moved
+to that place (``server_order``). Timing becomes tolerances: a wait that
+took more than half the default
 deadline in the recording gets a ``timeout`` of three times what it took
 (plus a second), and a send that followed another actor's send with nothing
 received between them waits the recorded gap first (``MIN_GAP`` at least,
@@ -36,7 +39,7 @@ from typing import Any
 from ..protocol import AdminReplyCollector, reply_is_list
 from .trace import Record, Trace, decode_bytes
 
-MIN_GAP = 0.02
+MIN_GAP = 0.01
 MAX_GAP = 0.05
 DEFAULT_DEADLINE = 2.0
 FILL_FROM = 64  # a payload this long that repeats a short text is written as {fill, size}
@@ -139,7 +142,7 @@ def build_case(trace: Trace, connections: list[int] | None = None, *,
     chosen = connections or available
     actors = _roles(trace, set(chosen))
     names = _Names()
-    records = [r for r in trace.records if r["conn"] in actors]
+    records = server_order([r for r in trace.records if r["conn"] in actors])
     steps: list[dict[str, Any]] = []
     connected: set[str] = set()
     closed: set[str] = set()
@@ -207,6 +210,102 @@ def build_case(trace: Trace, connections: list[int] | None = None, *,
         "steps": steps,
     }
     return case
+
+
+_GRABS = {"GRAB_JOB", "GRAB_JOB_UNIQ", "GRAB_JOB_ALL"}
+
+
+def server_order(records: list[Record]) -> list[Record]:
+    """The records with each worker's grab moved to where the server answered it.
+
+    The proxy sees when bytes pass, not the order in which a (multi-threaded)
+    server handled two connections' packets that crossed; a grab's answer says
+    it. JOB_ASSIGN for a job means the job's submission was handled first, so
+    the grab goes after that job's JOB_CREATED. NO_JOB means the grab was
+    handled before every submission (of the worker's functions) whose job was
+    still waiting afterwards (assigned later, or never), so the grab and its
+    answer go before the first of those sent since the worker's previous packet.
+    """
+    out = list(records)
+    created = _created_for(out)
+    created_by_handle = {str(r["args"].get("handle")): r for r in created.values()
+                         if r.get("type") == "JOB_CREATED"}
+    assigned: dict[str, Record] = {}
+    functions: dict[int, set[str]] = {}
+    for r in out:
+        if r.get("dir") == "to_client" and r.get("type") in _HANDOUT - {"JOB_CREATED"}:
+            assigned.setdefault(str(r["args"].get("handle")), r)
+        elif r.get("type") in ("CAN_DO", "CAN_DO_TIMEOUT") and r["dir"] == "to_server":
+            functions.setdefault(r["conn"], set()).add(str(r["args"].get("function")))
+    for grab in [r for r in out if r.get("type") in _GRABS and r["dir"] == "to_server"]:
+        g = _index(out, grab)
+        a = _answer(out, g)
+        if a is None:
+            continue
+        answer = out[a]
+        if answer["type"] == "NO_JOB":
+            mine = functions.get(grab["conn"], set())
+            before = max((i for i in range(g) if out[i]["conn"] == grab["conn"]), default=-1)
+            late = []
+            for i in range(before + 1, g):
+                r = out[i]
+                if (r.get("dir") != "to_server" or not r.get("type", "").startswith("SUBMIT_")
+                        or str(r["args"].get("function")) not in mine or id(r) not in created):
+                    continue
+                job = assigned.get(str(created[id(r)]["args"].get("handle")))
+                if job is None or _index(out, job) > a:
+                    late.append(i)
+            if late:
+                out.remove(answer)
+                out.remove(grab)
+                out[late[0]:late[0]] = [grab, answer]
+        else:
+            job = created_by_handle.get(str(answer["args"].get("handle")))
+            if job is not None and _index(out, job) > g:
+                out.remove(grab)
+                c = _index(out, job)
+                out.insert(c + 1, grab)
+                if _index(out, answer) < c + 1:
+                    out.remove(answer)
+                    out.insert(_index(out, grab) + 1, answer)
+    return out
+
+
+def _index(records: list[Record], record: Record) -> int:
+    for i, r in enumerate(records):
+        if r is record:
+            return i
+    raise ValueError("record not in the list")
+
+
+def _answer(records: list[Record], grab: int) -> int | None:
+    """The index of the NO_JOB / JOB_ASSIGN* that answers the grab at ``grab``."""
+    conn = records[grab]["conn"]
+    for j in range(grab + 1, len(records)):
+        r = records[j]
+        if r["conn"] != conn:
+            continue
+        if r.get("dir") == "to_server" or "event" in r:
+            return None  # pipelined or closed: leave it as it was
+        if r.get("type") == "NOOP":
+            continue
+        return j if r.get("type") == "NO_JOB" or r.get("type") in _HANDOUT - {
+            "JOB_CREATED"} else None
+    return None
+
+
+def _created_for(records: list[Record]) -> dict[int, Record]:
+    """Each submission (by id) and the JOB_CREATED that answered it (FIFO per connection)."""
+    waiting: dict[int, list[Record]] = {}
+    out: dict[int, Record] = {}
+    for r in records:
+        if r.get("dir") == "to_server" and r.get("type", "").startswith("SUBMIT_"):
+            waiting.setdefault(r["conn"], []).append(r)
+        elif r.get("dir") == "to_client" and r.get("type") in ("JOB_CREATED", "ERROR"):
+            queue = waiting.get(r["conn"])
+            if queue:
+                out[id(queue.pop(0))] = r
+    return out
 
 
 def _value(raw: Any, arg: str, names: _Names, *, sending: bool, epoch_base: float = 0.0,

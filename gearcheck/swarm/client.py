@@ -93,6 +93,9 @@ class GearmanClientUser(ReconnectingUser):
     abstract = True
     mix: ClientMix
     role = "client"
+    # Payloads shorter than the job id carry it as their unique id with the "none"
+    # policy too (replays, whose payload sizes must stay as recorded).
+    small_payload_ids = False
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
@@ -235,6 +238,7 @@ class GearmanClientUser(ReconnectingUser):
         const_size = self.const_size
         origin = self.origin
         filler = self.filler
+        small_ids = self.small_payload_ids
         seq = self.seq
         fg = 0
         for _ in range(count):
@@ -247,13 +251,19 @@ class GearmanClientUser(ReconnectingUser):
             size = const_size if const_size is not None else \
                 int(mix.payload_bytes.sample(rng))
             payload = make_payload(origin, seq, bg, size, filler)
-            if policy == "none":
+            id_unique = len(payload) > size and (policy == "random"
+                                                 or (small_ids and policy == "none"))
+            if id_unique:
+                # The job id does not fit: it travels as the job's unique id (one per job,
+                # as "random" sends anyway) and the payload keeps its size.
+                unique, payload = payload, filler[:size]
+            elif policy == "none":
                 unique = b""
             elif policy == "random":
                 unique = uuid4().hex.encode()
             else:
                 unique = self.pool[rng.randrange(len(self.pool))]
-            if templates is not None and len(payload) == size:
+            if templates is not None and len(payload) == size and not id_unique:
                 prefix = templates.get((fn, prio, bg, unique)) or self._prefix(fn, prio, bg,
                                                                                unique)
                 chunks.append(prefix)

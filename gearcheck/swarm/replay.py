@@ -17,7 +17,8 @@ with these differences:
     histograms (metric ``payload_bytes``, by request name), which travel to
     the master with the latency ones;
   - a mix with recorded ``payloads`` sends them in order (the job id the
-    ledger needs takes their first bytes).
+    ledger needs takes their first bytes, or travels as the unique id when
+    a payload is shorter than it, as it does for drawn sizes that small).
 ``fidelity`` then sets the replay's figures next to the recording's (rate
 times speed, function mix, background share, priorities, payload size mean
 and CDF) with the deviation of each; the ``max_replay_deviation`` threshold
@@ -69,6 +70,7 @@ class ReplayClientUser(GearmanClientUser):
     """A client user whose arrivals follow the profile's rate stages."""
 
     abstract = True
+    small_payload_ids = True
     _instances: ClassVar[int] = 0
 
     def __init__(self, environment: Any) -> None:
@@ -91,8 +93,8 @@ class ReplayClientUser(GearmanClientUser):
 
     def _send_batch(self, count: int, now_ns: int, plan_ns: int) -> None:
         """With recorded payloads, one job at a time, each the next recorded payload
-        with the swarm's job id over its first bytes (same size, unless it is shorter
-        than the id)."""
+        with the swarm's job id over its first bytes (or as its unique id when the
+        payload is shorter than the id)."""
         payloads = self.mix.payloads
         if not payloads:
             super()._send_batch(count, now_ns, plan_ns)
@@ -101,8 +103,8 @@ class ReplayClientUser(GearmanClientUser):
             body = payloads[self.next_payload % len(payloads)]
             self.next_payload += 1
             head = len(make_payload(self.origin, self.seq, False, 0, b""))
-            self.const_size = max(len(body), head)
-            self.filler = body[head:]
+            self.const_size = len(body)
+            self.filler = body[head:] if len(body) > head else body
             super()._send_batch(1, now_ns, plan_ns)
 
     def _arrival_plan(self) -> Iterator[int]:

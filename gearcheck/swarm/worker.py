@@ -102,10 +102,10 @@ class GearmanWorkerUser(ReconnectingUser):
 
     def _run(self, assign: Packet) -> list[Packet]:
         start_ns = time.perf_counter_ns()
-        handle, function, _unique, payload = assign.args
+        handle, function, unique, payload = assign.args
         m = self.m
         mix = self.mix
-        ident = parse_job_id(payload)
+        ident = parse_job_id(payload) or parse_job_id(unique)  # small payloads: in the unique
         if ident is None:
             m.ledger.counts["foreign_jobs"] += 1
         else:
