@@ -221,10 +221,13 @@ def server_order(records: list[Record]) -> list[Record]:
     The proxy sees when bytes pass, not the order in which a (multi-threaded)
     server handled two connections' packets that crossed; a grab's answer says
     it. JOB_ASSIGN for a job means the job's submission was handled first, so
-    the grab goes after that job's JOB_CREATED. NO_JOB means the grab was
+    the grab (and what the worker did after it) goes after that job's
+    JOB_CREATED. NO_JOB means the grab was
     handled before every submission (of the worker's functions) whose job was
-    still waiting afterwards (assigned later, or never), so the grab and its
-    answer go before the first of those sent since the worker's previous packet.
+    still waiting afterwards (assigned later, or never): the grab, its answer
+    and the worker's sends before it go before the first of those sent since
+    the worker last received something, and those sent before that go after
+    the NO_JOB (with their sender's next sends, when it got nothing meanwhile).
     """
     out = list(records)
     created = _created_for(out)
@@ -245,30 +248,62 @@ def server_order(records: list[Record]) -> list[Record]:
         answer = out[a]
         if answer["type"] == "NO_JOB":
             mine = functions.get(grab["conn"], set())
-            before = max((i for i in range(g) if out[i]["conn"] == grab["conn"]), default=-1)
-            late = []
-            for i in range(before + 1, g):
+
+            def waiting(i: int, a: int = a, mine: set[str] = mine) -> bool:
+                """A submission for the worker whose job still waited after the NO_JOB."""
                 r = out[i]
                 if (r.get("dir") != "to_server" or not r.get("type", "").startswith("SUBMIT_")
-                        or str(r["args"].get("function")) not in mine or id(r) not in created):
-                    continue
+                        or str(r["args"].get("function")) not in mine
+                        or created.get(id(r), {}).get("type") != "JOB_CREATED"):
+                    return False
                 job = assigned.get(str(created[id(r)]["args"].get("handle")))
-                if job is None or _index(out, job) > a:
-                    late.append(i)
-            if late:
-                out.remove(answer)
-                out.remove(grab)
-                out[late[0]:late[0]] = [grab, answer]
+                return job is None or _index(out, job) > a
+
+            # What the worker received last stays put; its sends since then may move.
+            before = max((i for i in range(g) if out[i]["conn"] == grab["conn"]
+                          and out[i].get("dir") != "to_server"), default=-1)
+            earlier = [out[i] for i in range(max(0, g - _LOOK_BACK), before + 1) if waiting(i)]
+            later = [i for i in range(before + 1, g) if waiting(i)]
+            if later:  # the grab (with the worker's sends before it) goes before them
+                moving = [r for r in out[later[0]:g] if r["conn"] == grab["conn"]]
+                for r in [*moving, grab, answer]:
+                    out.remove(r)
+                out[later[0]:later[0]] = [*moving, grab, answer]
+            for submit in earlier:  # they go after the NO_JOB, if their sender allows it
+                _after(out, submit, answer)
         else:
             job = created_by_handle.get(str(answer["args"].get("handle")))
-            if job is not None and _index(out, job) > g:
-                out.remove(grab)
+            c = _index(out, job) if job is not None else -1
+            if c > g:
+                # The worker's records from the grab on follow it, in their order.
+                moving = [r for r in out[g:c] if r["conn"] == grab["conn"]]
+                for r in moving:
+                    out.remove(r)
                 c = _index(out, job)
-                out.insert(c + 1, grab)
-                if _index(out, answer) < c + 1:
-                    out.remove(answer)
-                    out.insert(_index(out, grab) + 1, answer)
+                out[c + 1:c + 1] = moving
     return out
+
+
+_LOOK_BACK = 400  # records searched before a grab for submissions it was handled before
+
+
+def _after(out: list[Record], submit: Record, answer: Record) -> None:
+    """Move ``submit`` (and its sender's sends up to what it receives next) after
+    ``answer``, unless the sender received something in between."""
+    s, a = _index(out, submit), _index(out, answer)
+    conn = submit["conn"]
+    block = []
+    for k in range(s, a):
+        r = out[k]
+        if r["conn"] != conn:
+            continue
+        if r.get("dir") != "to_server":
+            return  # its sender got an answer before the NO_JOB: leave it
+        block.append(r)
+    for r in block:
+        out.remove(r)
+    a = _index(out, answer)
+    out[a + 1:a + 1] = block
 
 
 def _index(records: list[Record], record: Record) -> int:

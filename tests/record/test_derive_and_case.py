@@ -175,3 +175,46 @@ def test_commands_name_their_bad_input(tmp_path: Path, trace: Path,
     (tmp_path / "r" / "trace.jsonl").write_text("")
     fails(["record", "--pcap", str(trace), "--out", str(tmp_path / "r")], "exists")
     fails(["record", "--pcap", str(trace), "--out", str(tmp_path / "r2")], "cannot read")
+
+
+def _r(t: float, conn: int, direction: str, ptype: str, **args: str) -> dict[str, Any]:
+    return {"t": t, "conn": conn, "dir": direction, "type": ptype, "args": args}
+
+
+def _kinds(records: list[dict[str, Any]]) -> list[str]:
+    return [f"{r['conn']}:{r['type']}" for r in records]
+
+
+def test_grabs_go_where_the_servers_answers_put_them() -> None:
+    """A worker (1) and a client (2) whose packets crossed in a multi-threaded server."""
+    can_do = _r(0.0, 1, "to_server", "CAN_DO", function="f")
+    # NO_JOB although the submission passed the proxy first: the grab was handled first.
+    crossed = [can_do, _r(1.0, 2, "to_server", "SUBMIT_JOB", function="f", unique="", data="x"),
+               _r(1.1, 1, "to_server", "GRAB_JOB"), _r(1.2, 2, "to_client", "JOB_CREATED",
+                                                      handle="H:1"),
+               _r(1.3, 1, "to_client", "NO_JOB"), _r(1.4, 1, "to_server", "PRE_SLEEP"),
+               _r(1.5, 1, "to_client", "NOOP"), _r(1.6, 1, "to_server", "GRAB_JOB"),
+               _r(1.7, 1, "to_client", "JOB_ASSIGN", handle="H:1", function="f", data="x")]
+    from gearcheck.record.case import server_order
+
+    assert _kinds(server_order(crossed))[:5] == [
+        "1:CAN_DO", "1:GRAB_JOB", "1:NO_JOB", "2:SUBMIT_JOB", "2:JOB_CREATED"]
+    # JOB_ASSIGN although the grab passed first: the submission was handled first.
+    assigned = [can_do, _r(1.0, 1, "to_server", "GRAB_JOB"),
+                _r(1.1, 2, "to_server", "SUBMIT_JOB", function="f", unique="", data="x"),
+                _r(1.2, 1, "to_client", "JOB_ASSIGN", handle="H:1", function="f", data="x"),
+                _r(1.3, 1, "to_server", "WORK_COMPLETE", handle="H:1", data="y"),
+                _r(1.4, 2, "to_client", "JOB_CREATED", handle="H:1")]
+    assert _kinds(server_order(assigned)) == [
+        "1:CAN_DO", "2:SUBMIT_JOB", "2:JOB_CREATED", "1:GRAB_JOB", "1:JOB_ASSIGN",
+        "1:WORK_COMPLETE"]
+    # A submission sent before the worker's last answer, handled after its next grab.
+    stuck = [can_do, _r(1.0, 2, "to_server", "SUBMIT_JOB_BG", function="f", unique="",
+                         data="x"),
+             _r(1.1, 1, "to_client", "NOOP"), _r(1.2, 1, "to_server", "GRAB_JOB"),
+             _r(1.3, 1, "to_client", "NO_JOB"),
+             _r(1.4, 2, "to_client", "JOB_CREATED", handle="H:2"),
+             _r(1.5, 1, "to_server", "GRAB_JOB"),
+             _r(1.6, 1, "to_client", "JOB_ASSIGN", handle="H:2", function="f", data="x")]
+    assert _kinds(server_order(stuck))[:6] == [
+        "1:CAN_DO", "1:NOOP", "1:GRAB_JOB", "1:NO_JOB", "2:SUBMIT_JOB_BG", "2:JOB_CREATED"]
