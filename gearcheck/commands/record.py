@@ -1,13 +1,14 @@
-"""``gearcheck record``: a trace of real Gearman traffic, from a proxy or a capture.
+"""Record Gearman traffic as a trace: through a recording proxy, or from a capture.
 
     gearcheck record --listen 127.0.0.1:4731 --upstream 127.0.0.1:4730 --out DIR
     gearcheck record --pcap FILE [--port N] --out DIR
 
 The first puts a transparent recording proxy between an application and its
-server (point the application at --listen); it runs until Ctrl-C / SIGTERM or
---duration and writes DIR/trace.jsonl. The second makes the same trace from a
-tcpdump capture. The trace feeds ``gearcheck replay-profile`` and
-``gearcheck replay-case``. Exit 0 recorded, 2 could not record.
+server (point the application at --listen); every byte passes unchanged. It
+runs until Ctrl-C / SIGTERM or --duration and writes DIR/trace.jsonl, one JSON
+line per packet, admin line or connection event. The second makes the same
+trace from a tcpdump capture. The trace feeds gearcheck replay-profile and
+gearcheck replay-case. Exit 0 recorded, 2 could not record.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ..record.proxy import ProxyStats, RecordingProxy, record_until_stopped
 from ..wire import Address
+from ._options import duration
 
 EXIT_OK, EXIT_HARNESS = 0, 2
 TRACE_NAME = "trace.jsonl"
@@ -43,9 +45,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="with --pcap: only connections with an end on this port (repeatable; "
                         "default: every TCP connection in the file)")
     p.add_argument("--out", required=True, metavar="DIR", help=f"writes DIR/{TRACE_NAME}")
-    p.add_argument("--duration", type=float, default=None, metavar="SECONDS",
-                   help="with --listen: stop recording after this long (default: until "
-                        "Ctrl-C or SIGTERM)")
+    p.add_argument("--duration", type=duration, default=None, metavar="D",
+                   help="with --listen: stop recording after this long, e.g. 30s, 2m "
+                        "(default: until Ctrl-C or SIGTERM)")
     p.add_argument("--no-payloads", action="store_true",
                    help="keep only the length of each data argument, not its bytes")
     p.add_argument("--force", action="store_true", help="overwrite an existing trace")
@@ -77,8 +79,6 @@ def run(args: argparse.Namespace) -> int:
         upstream = Address.parse(args.upstream)
     except ValueError as exc:
         return _fail(f"--upstream {args.upstream!r}: {exc}")
-    if args.duration is not None and args.duration <= 0:
-        return _fail("--duration must be positive")
     return _proxy(listen, upstream, out, args)
 
 

@@ -1,11 +1,11 @@
-"""``gearcheck replay-case TRACE [--connections 1,3-4] -o case.yaml``: a recorded exchange
-as a conformance case.
+"""Turn the recorded exchange of chosen connections into a conformance case.
 
-The chosen connections' packets become send/expect steps in the suite's format
+The connections' packets become send and expect steps in the suite's format
 (docs/scenario-format.md): handles captured, function names and unique ids the
 run's own, waits with room to spare. Run it like any case:
-``gearcheck conformance case.yaml --server HOST:PORT``. The case is loaded
-by the engine's loader before it is written. Exit 0 written, 2 it could not be.
+gearcheck conformance case.yaml --server HOST:PORT --no-baseline. The case is
+loaded by the engine's loader before it is written. Exit 0 written, 2 it could
+not be.
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
-"""``gearcheck replay-profile TRACE -o profile.yaml``: a recorded workload as a load profile.
+"""Derive a load profile from a recorded trace, for gearcheck load to replay.
 
 The profile holds the recording's function mix, foreground/background and
 priority shares, payload and result size distributions, arrival rate over time
 (open-model stages), workers per function and their service times, and the
-recorded figures; ``gearcheck load --profile profile.yaml [--speed K]`` plays
-it and sets the replay next to the recording. Payload bytes are copied only
-with --keep-payloads. The profile is checked against the profile schema
-before it is written. Exit 0 written, 2 the trace could not be used.
+recorded figures; gearcheck load --profile FILE [--speed K] plays it and sets
+the replay next to the recording. Payload bytes are copied only with
+--keep-payloads. The profile is checked against the profile schema before it
+is written. Exit 0 written, 2 the trace could not be used.
 """
 
 from __future__ import annotations
