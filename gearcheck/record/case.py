@@ -273,10 +273,9 @@ def server_order(records: list[Record]) -> list[Record]:
                 _after(out, submit, answer)
         else:
             job = created_by_handle.get(str(answer["args"].get("handle")))
-            c = _index(out, job) if job is not None else -1
-            if c > g:
+            if job is not None and _index(out, job) > g:
                 # The worker's records from the grab on follow it, in their order.
-                moving = [r for r in out[g:c] if r["conn"] == grab["conn"]]
+                moving = [r for r in out[g:_index(out, job)] if r["conn"] == grab["conn"]]
                 for r in moving:
                     out.remove(r)
                 c = _index(out, job)
