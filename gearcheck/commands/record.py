@@ -22,16 +22,13 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
+from ..progress import Progress
 from ..record.proxy import ProxyStats, RecordingProxy, record_until_stopped
 from ..wire import Address
 from ._options import duration
 
 EXIT_OK, EXIT_HARNESS = 0, 2
 TRACE_NAME = "trace.jsonl"
-_PLAIN_EVERY_S = 10.0
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -118,10 +115,8 @@ def _from_pcap(args: argparse.Namespace, out: Path) -> int:
 
 
 def _proxy(listen: Address, upstream: Address, out: Path, args: argparse.Namespace) -> int:
-    console = Console(stderr=True)
     proxy = RecordingProxy(listen, upstream, out, keep_payloads=not args.no_payloads)
     started = time.monotonic()
-    last_plain = [started]
 
     def describe(stats: ProxyStats) -> str:
         packets = proxy.recorder.packets if proxy.recorder else 0
@@ -135,26 +130,21 @@ def _proxy(listen: Address, upstream: Address, out: Path, args: argparse.Namespa
             loop.add_signal_handler(sig, stop.set)
         if args.duration:
             loop.call_later(args.duration, stop.set)
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                      console=console, transient=True,
-                      disable=not console.is_terminal) as progress:
-            task = progress.add_task("recording")
 
-            def report(stats: ProxyStats) -> None:
-                line = describe(stats)
-                progress.update(task, description=f"recording {listen} -> {upstream}: {line}")
-                now = time.monotonic()
-                if not console.is_terminal and now - last_plain[0] >= _PLAIN_EVERY_S:
-                    last_plain[0] = now
-                    print(f"recording: {line}", file=sys.stderr, flush=True)
+        async def announce() -> None:
+            while proxy.address is None:
+                await asyncio.sleep(0.01)
+            print(f"recording {proxy.address} -> {upstream} into {out} (Ctrl-C to stop)",
+                  file=sys.stderr, flush=True)
 
-            async def announce() -> None:
-                while proxy.address is None:
-                    await asyncio.sleep(0.01)
-                print(f"recording {proxy.address} -> {upstream} into {out} "
-                      f"(Ctrl-C to stop)", file=sys.stderr, flush=True)
+        announcer = asyncio.ensure_future(announce())
+        # A bar on a terminal, a line every 10 s without one: packets recorded so far.
+        with Progress(f"recording {listen} -> {upstream}", None, unit="packets") as progress:
+            def report(_stats: ProxyStats) -> None:
+                packets = proxy.recorder.packets if proxy.recorder else 0
+                if packets > progress.done:
+                    progress.advance(packets - progress.done)
 
-            announcer = asyncio.ensure_future(announce())
             try:
                 await record_until_stopped(proxy, stop, report)
             finally:

@@ -5,12 +5,13 @@ PHP and a Node application (their libraries' client and worker drivers,
 tests/record/apps.py), and a Locust swarm (an open-model profile with three
 functions, foreground and background jobs, two priorities, spread payload
 sizes and a changing rate). For each, ``gearcheck replay-profile`` derives a
-profile, ``gearcheck load`` replays it at speed 1 against gearmand and must
-reproduce the recorded rate, function mix, background and priority shares and
-payload size distribution within 5% (the profile's own threshold, judged in
-the load report next to the recording), and ``gearcheck replay-case`` turns
-recorded connections into a case that passes against the server they were
-recorded on. The Locust recording is also replayed at twice its speed.
+profile (for the Node application with its recorded payloads in it),
+``gearcheck load`` replays it at speed 1 against gearmand and must reproduce
+the recorded rate, function mix, background and priority shares and payload
+size distribution within 5% (the profile's own threshold, judged in the load
+report next to the recording), and ``gearcheck replay-case`` turns recorded
+connections into a case that passes against the server they were recorded
+on. The Locust recording is also replayed at twice its speed.
 """
 
 from __future__ import annotations
@@ -90,8 +91,8 @@ def _assert_faithful(result: LoadResult) -> None:
     assert result.exit_code == 0, result.summary["thresholds"]
 
 
-def _profile(trace: Path, out: Path) -> dict[str, Any]:
-    assert gearcheck_main(["replay-profile", str(trace), "-o", str(out)]) == 0
+def _profile(trace: Path, out: Path, *extra: str) -> dict[str, Any]:
+    assert gearcheck_main(["replay-profile", str(trace), "-o", str(out), *extra]) == 0
     load_profile(out)  # the swarm's own loader and schema accept it
     data = yaml.safe_load(out.read_text())
     assert isinstance(data, dict)
@@ -116,13 +117,15 @@ def _case_passes(trace: Path, out: Path, server: Address, connections: str | Non
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("library", ["php-gearman", "gearman"])
+@pytest.mark.parametrize(("library", "keep_payloads"), [("php-gearman", False),
+                                                       ("gearman", True)])
 def test_a_recorded_application_replays_as_load_and_as_a_case(
-        library: str, app_recording: Callable[[str], Recording], gearmand: GearmandTarget,
-        tmp_path: Path) -> None:
+        library: str, keep_payloads: bool, app_recording: Callable[[str], Recording],
+        gearmand: GearmandTarget, tmp_path: Path) -> None:
     recording = app_recording(library)
     work = analyse(read_trace(recording.trace))
-    profile = _profile(recording.trace, tmp_path / "profile.yaml")
+    profile = _profile(recording.trace, tmp_path / "profile.yaml",
+                       *(["--keep-payloads"] if keep_payloads else []))
 
     # What the application did is what the profile says.
     jobs = recording.jobs
@@ -137,10 +140,14 @@ def test_a_recorded_application_replays_as_load_and_as_a_case(
     assert {w["functions"][0]: w["count"] for w in profile["workers"]} == {
         f: 1 for f in {j["function"] for j in jobs}}  # one worker process served them all
     assert profile["recorded"]["submissions"] == len(jobs) == len(work.submissions)
-    # Payload contents stay out of the profile; their sizes are in it.
+    # Payload contents stay out of the profile unless asked for; their sizes are in it.
     text = (tmp_path / "profile.yaml").read_text()
     assert b"order 1: resize" in b"".join(j["payload"] for j in jobs)
-    assert "order 1: resize" not in text and "payloads" not in text
+    if keep_payloads:
+        kept = [p for mix in profile["clients"] for p in mix["payloads"]]
+        assert len(kept) == len(jobs) and "order 1: resize" in text
+    else:
+        assert "order 1: resize" not in text and "payloads" not in text
 
     result = run_load(tmp_path / "profile.yaml", server=str(gearmand.address),
                       out_root=tmp_path / "load", run_name="speed1", quiet=True)
