@@ -35,6 +35,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     names = sorted(m.name for m in pkgutil.iter_modules(commands.__path__)
                    if not m.name.startswith("_"))
+    only = only.replace("-", "_") if only else only  # replay-profile lives in replay_profile
     for name in [only] if only in names else names:
         module = importlib.import_module(f"{commands.__name__}.{name}")
         module.register(sub)

@@ -4,7 +4,8 @@
 --server NAME starts a registered server for the run (and stops it);
 --server HOST:PORT loads a running one; with neither, the profile's own
 "server:", else gearcheck's reference server. --processes N runs Locust's own
-master and N worker processes. Reports (summary.json, Locust HTML/CSV, plots)
+master and N worker processes. --speed K plays open-model arrivals (a profile
+from gearcheck replay-profile) at K times their rate. Reports (summary.json, Locust HTML/CSV, plots)
 go to OUT. Exit 0 the profile's thresholds held, 1 one failed, 2 the run could
 not happen.
 """
@@ -30,7 +31,20 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_out(p, "load")
     p.add_argument("--duration", type=duration, default=None, metavar="D",
                    help="scale the profile's stages to this load duration (e.g. 5s, 2m)")
+    p.add_argument("--speed", type=_speed, default=None, metavar="K",
+                   help="play open-model arrivals (a replayed recording: gearcheck "
+                        "replay-profile) at K times their rate; the stages keep their length")
     p.set_defaults(func=run)
+
+
+def _speed(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive speed")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,5 +55,5 @@ def run(args: argparse.Namespace) -> int:
         return 2
     out = out_dir(args, "load", f"-{Path(profile).stem}")
     result = run_load(profile, server=args.server, out_root=out.parent, run_name=out.name,
-                      workers=args.processes, duration=args.duration)
+                      workers=args.processes, duration=args.duration, speed=args.speed)
     return result.exit_code

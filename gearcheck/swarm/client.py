@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Iterator
 from itertools import accumulate
 from typing import Any
 from uuid import uuid4
@@ -92,6 +93,9 @@ class GearmanClientUser(ReconnectingUser):
     abstract = True
     mix: ClientMix
     role = "client"
+    # Payloads shorter than the job id carry it as their unique id with the "none"
+    # policy too (replays, whose payload sizes must stay as recorded).
+    small_payload_ids = False
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
@@ -166,8 +170,8 @@ class GearmanClientUser(ReconnectingUser):
         decoder = self.conn.decoder
         window = mix.in_flight
         open_model = mix.open_model
-        interval_ns = int(1e9 / mix.rate) if open_model else 0
-        next_plan = time.perf_counter_ns()
+        plans = self._arrival_plan() if open_model else None
+        next_plan = next(plans) if plans is not None else 0
         late_ns = int(mix.late_after * 1e9)
         next_sweep = time.monotonic() + 1.0
         while True:
@@ -187,12 +191,11 @@ class GearmanClientUser(ReconnectingUser):
                         if now - plan > late_ns:
                             self.m.tick("late")
                         self._send_batch(1, now, plan)
-                        next_plan += (int(self.rng.expovariate(mix.rate) * 1e9)
-                                      if mix.poisson else interval_ns)
+                        next_plan = next(plans)  # type: ignore[arg-type]
             if open_model and self.outstanding < window:
                 wait = max(0.0, (next_plan - time.perf_counter_ns()) / 1e9)
                 if self.outstanding == 0:
-                    gevent.sleep(wait)
+                    gevent.sleep(min(wait, 1.0))  # wakes up for the drain message too
                     continue
                 sock.settimeout(max(wait, 0.0001))
             else:
@@ -210,6 +213,17 @@ class GearmanClientUser(ReconnectingUser):
                 next_sweep = time.monotonic() + 1.0
                 self._expire()
 
+    def _arrival_plan(self) -> Iterator[int]:
+        """Open model: the planned send times (perf_counter ns), constant or Poisson, at
+        the mix's rate per user times the profile's speed (gearcheck.swarm.replay plans
+        rate stages instead)."""
+        rate = self.mix.rate * self.rt.profile.speed
+        interval = int(1e9 / rate)
+        plan = time.perf_counter_ns()
+        while True:
+            yield plan
+            plan += int(self.rng.expovariate(rate) * 1e9) if self.mix.poisson else interval
+
     def _send_batch(self, count: int, now_ns: int, plan_ns: int) -> None:
         rng = self.rng
         mix = self.mix
@@ -224,6 +238,7 @@ class GearmanClientUser(ReconnectingUser):
         const_size = self.const_size
         origin = self.origin
         filler = self.filler
+        small_ids = self.small_payload_ids
         seq = self.seq
         fg = 0
         for _ in range(count):
@@ -236,13 +251,19 @@ class GearmanClientUser(ReconnectingUser):
             size = const_size if const_size is not None else \
                 int(mix.payload_bytes.sample(rng))
             payload = make_payload(origin, seq, bg, size, filler)
-            if policy == "none":
+            id_unique = len(payload) > size and (policy == "random"
+                                                 or (small_ids and policy == "none"))
+            if id_unique:
+                # The job id does not fit: it travels as the job's unique id (one per job,
+                # as "random" sends anyway) and the payload keeps its size.
+                unique, payload = payload, filler[:size]
+            elif policy == "none":
                 unique = b""
             elif policy == "random":
                 unique = uuid4().hex.encode()
             else:
                 unique = self.pool[rng.randrange(len(self.pool))]
-            if templates is not None and len(payload) == size:
+            if templates is not None and len(payload) == size and not id_unique:
                 prefix = templates.get((fn, prio, bg, unique)) or self._prefix(fn, prio, bg,
                                                                                unique)
                 chunks.append(prefix)

@@ -33,6 +33,7 @@ from .collector import Aggregate
 from .plots import draw_all
 from .poller import StatusPoller
 from .profile import Profile
+from .replay import ReplayClientUser, fidelity, install_clock
 from .runtime import configure, current
 from .shape import ProfileShape
 from .summary import build_summary
@@ -107,6 +108,9 @@ class Controller:
         extra = {"locust": {"requests": stats.num_requests, "failures": stats.num_failures,
                             "processes": len(runner.clients)
                             if isinstance(runner, MasterRunner) else 1}}
+        replayed = fidelity(self.profile, self.aggregate)
+        if replayed is not None:
+            extra["replay"] = replayed
         summary = build_summary(self.profile, str(self.address), self.aggregate,
                                 queued_at_end, extra)
         out_dir = Path(os.environ.get(REPORT_DIR_ENV) or
@@ -135,10 +139,15 @@ def install(profile: Profile, address: Address, namespace: dict[str, Any]) -> No
     configure(profile, address)
     from .worker import GearmanWorkerUser
 
+    client_base = ReplayClientUser if profile.rate_stages else GearmanClientUser
+    if profile.rate_stages:
+        install_clock()
     for mix in profile.clients:
         name = f"Client_{mix.name}"
-        namespace[name] = type(name, (GearmanClientUser,),
-                               {"mix": mix, "weight": mix.weight, "__module__": __name__})
+        attrs: dict[str, Any] = {"mix": mix, "weight": mix.weight, "__module__": __name__}
+        if mix.users is not None:
+            attrs["fixed_count"] = mix.users
+        namespace[name] = type(name, (client_base,), attrs)
     for wmix in profile.workers:
         if wmix.count == 0:
             continue

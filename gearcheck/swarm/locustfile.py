@@ -20,7 +20,7 @@ import sys
 from locust import events
 
 from gearcheck.swarm.hooks import install
-from gearcheck.swarm.profile import ProfileError, load_profile, with_duration
+from gearcheck.swarm.profile import ProfileError, load_profile, with_duration, with_speed
 from gearcheck.swarm.units import parse_duration
 from gearcheck.wire import Address
 
@@ -52,6 +52,8 @@ except ProfileError as exc:
     sys.exit(f"gearcheck locustfile: invalid profile\n{exc}")
 if os.environ.get("GEARCHECK_DURATION"):  # gearcheck load --duration: scale the stages
     PROFILE = with_duration(PROFILE, parse_duration(os.environ["GEARCHECK_DURATION"]))
+if os.environ.get("GEARCHECK_SPEED"):  # gearcheck load --speed: K times the arrival rates
+    PROFILE = with_speed(PROFILE, float(os.environ["GEARCHECK_SPEED"]))
 _server = _server or PROFILE.server
 if not _server:
     sys.exit(f"gearcheck locustfile: no server: set GEARCHECK_SERVER=HOST:PORT, "

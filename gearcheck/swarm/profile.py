@@ -9,10 +9,17 @@ Strategy: three passes, each failing with ``ProfileError("file:line: field: what
 3. Cross-field rules the schema cannot state (a foreground function no worker
    serves, stages vs duration, an open model without a rate) are checked and
    reported the same way, then units are parsed into seconds and bytes.
+
+Open-model stages (a replayed workload, see gearcheck.swarm.replay): stages
+that give ``rate`` (submissions per second over every client mix) instead of
+users. Every client mix then has a fixed number of ``users`` and an
+``arrival: {model: open, share: S}``; each stage's user count is their sum.
+``speed`` multiplies every open-model arrival rate (``gearcheck load --speed``).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -43,6 +50,7 @@ class Stage:
     users: int  # clients at the end of the stage (spike: during it)
     duration: float
     spawn_rate: float | None
+    rate: float | None = None  # open-model stage: submissions/s at its end (spike: during it)
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,9 @@ class ClientMix:
     rate: float  # arrivals per second per user (open model)
     poisson: bool
     late_after: float
+    users: int | None = None  # a fixed number of users (rate stages)
+    share: float = 0.0  # this mix's share of a rate stage's submissions
+    payloads: tuple[bytes, ...] = ()  # recorded payloads, sent in order instead of sizes
 
     @property
     def function_names(self) -> list[str]:
@@ -78,6 +89,7 @@ class WorkerMix:
     result_bytes: int
     drop: float
     duplicate: float
+    result_size: Distribution | None = None  # None: always result_bytes
 
 
 @dataclass(frozen=True)
@@ -100,6 +112,7 @@ class Thresholds:
     max_lost: int | None = 0
     max_duplicated: int | None = 0
     max_late_ratio: float | None = None
+    max_replay_deviation: float | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +130,13 @@ class Profile:
     workers: tuple[WorkerMix, ...]
     thresholds: Thresholds
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+    speed: float = 1.0  # multiplies every open-model arrival rate
+    recorded: dict[str, Any] | None = None  # a replayed workload's recorded figures
+
+    @property
+    def rate_stages(self) -> bool:
+        """Open-model stages: the stages give submissions/s, the mixes their shares."""
+        return bool(self.stages) and self.stages[0].rate is not None
 
     @property
     def duration(self) -> float:
@@ -143,9 +163,22 @@ class Profile:
 def with_duration(profile: Profile, seconds: float) -> Profile:
     """The same profile with every stage scaled so the load lasts ``seconds``."""
     factor = seconds / profile.duration if profile.duration else 1.0
-    stages = tuple(Stage(s.kind, s.users, s.duration * factor, s.spawn_rate)
-                   for s in profile.stages)
+    stages = tuple(replace(s, duration=s.duration * factor) for s in profile.stages)
     return replace(profile, stages=stages)
+
+
+def with_speed(profile: Profile, speed: float) -> Profile:
+    """The same profile played at ``speed`` times its open-model arrival rates.
+
+    The windows of the mixes whose arrivals it speeds up grow with it, so as
+    many jobs per second can be in flight; closed-model mixes are unchanged.
+    """
+    if speed <= 0:
+        raise ValueError(f"speed must be positive, not {speed:g}")
+    grow = max(1.0, speed / profile.speed)
+    clients = tuple(replace(c, in_flight=max(c.in_flight, round(c.in_flight * grow)))
+                    if c.open_model else c for c in profile.clients)
+    return replace(profile, speed=speed, clients=clients)
 
 
 def schema() -> dict[str, Any]:
@@ -223,6 +256,17 @@ def _build(data: dict[str, Any], lines: _LineMap, source: str) -> Profile:
 
     stages = _stages(data, lines, problems, convert)
     clients = [_client(i, c, lines, problems, convert) for i, c in enumerate(data["clients"])]
+    if any(s.rate is not None for s in stages):
+        stages = _rate_stages(data, stages, clients, lines, problems)
+    else:
+        for i, raw in enumerate(data["clients"]):
+            if "payloads" in raw:
+                problems.append(lines.at(["clients", i, "payloads"],
+                                         "recorded payloads are replayed with rate stages "
+                                         "(a profile from gearcheck replay-profile)"))
+        if "speed" in data and not any(c is not None and c.open_model for c in clients):
+            problems.append(lines.at(["speed"], "speed multiplies open-model arrival rates, "
+                                                "and no client mix has arrival: {model: open}"))
     workers = [_worker(i, w, convert) for i, w in enumerate(data.get("workers", []))]
     _check_names(data, lines, problems)
 
@@ -248,7 +292,8 @@ def _build(data: dict[str, Any], lines: _LineMap, source: str) -> Profile:
         job_timeout=convert(["job_timeout"], parse_duration, data.get("job_timeout", 30)),
         seed=data.get("seed"),
         clients=tuple(c for c in clients if c is not None), workers=tuple(workers),
-        thresholds=thresholds, raw=data)
+        thresholds=thresholds, raw=data, speed=float(data.get("speed", 1.0)),
+        recorded=data.get("recorded"))
 
 
 def _stages(data: dict[str, Any], lines: _LineMap, problems: list[str], convert: Any
@@ -267,14 +312,14 @@ def _stages(data: dict[str, Any], lines: _LineMap, problems: list[str], convert:
         seconds = convert(["stages", i, "duration"], parse_duration, raw["duration"]) or 0.0
         users = raw.get("users")
         if users is None:
-            if raw["kind"] != "hold":
+            if raw["kind"] != "hold" and "rate" not in raw:
                 problems.append(lines.at(["stages", i], f"a {raw['kind']} stage needs 'users'"))
             users = current
         if raw["kind"] == "hold" and "users" in raw and raw["users"] != current and i > 0:
             problems.append(lines.at(["stages", i, "users"],
                                      f"a hold stage keeps the current {current} users; use a "
                                      f"ramp to change to {raw['users']}"))
-        stages.append(Stage(raw["kind"], users, seconds, raw.get("spawn_rate")))
+        stages.append(Stage(raw["kind"], users, seconds, raw.get("spawn_rate"), raw.get("rate")))
         if raw["kind"] != "spike":
             current = users
     if "duration" in data:
@@ -306,12 +351,16 @@ def _client(i: int, raw: dict[str, Any], lines: _LineMap, problems: list[str], c
         problems.append(lines.at([*path, "unique"], "policy 'pool' needs pool_size"))
     arrival = raw.get("arrival", {"model": "closed"})
     open_model = arrival["model"] == "open"
-    if open_model and "rate" not in arrival:
+    if open_model and "rate" not in arrival and "share" not in arrival:
         problems.append(lines.at([*path, "arrival"],
-                                 "the open model needs 'rate' (arrivals per second per user)"))
-    if not open_model and ("rate" in arrival or "process" in arrival):
+                                 "the open model needs 'rate' (arrivals per second per user), "
+                                 "or 'share' with rate stages"))
+    if open_model and "rate" in arrival and "share" in arrival:
+        problems.append(lines.at([*path, "arrival"], "give 'rate' (per user) or 'share' (of "
+                                                     "the stages' rate), not both"))
+    if not open_model and ("rate" in arrival or "process" in arrival or "share" in arrival):
         problems.append(lines.at([*path, "arrival"],
-                                 "'rate'/'process' only apply to model: open"))
+                                 "'rate'/'share'/'process' only apply to model: open"))
     payload = convert([*path, "payload_bytes"],
                       lambda v: parse_distribution(v, parse_size), raw.get("payload_bytes", 64))
     late_after = convert([*path, "arrival", "late_after"], parse_duration,
@@ -324,7 +373,18 @@ def _client(i: int, raw: dict[str, Any], lines: _LineMap, problems: list[str], c
         unique_policy=unique["policy"], pool_size=int(unique.get("pool_size", 1)),
         payload_bytes=payload, in_flight=raw.get("in_flight", 1), open_model=open_model,
         rate=float(arrival.get("rate", 0.0)), poisson=arrival.get("process") == "poisson",
-        late_after=late_after)
+        late_after=late_after, users=raw.get("users"), share=float(arrival.get("share", 0.0)),
+        payloads=convert([*path, "payloads"], lambda v: tuple(_payload(p) for p in v),
+                         raw.get("payloads", [])) or ())
+
+
+def _payload(value: str | dict[str, str]) -> bytes:
+    if isinstance(value, dict):
+        try:
+            return base64.b64decode(value["b64"], validate=True)
+        except ValueError:
+            raise ValueError(f"{value['b64'][:40]!r} is not base64") from None
+    return value.encode("utf-8")
 
 
 def _worker(i: int, raw: dict[str, Any], convert: Any) -> WorkerMix:
@@ -333,12 +393,15 @@ def _worker(i: int, raw: dict[str, Any], convert: Any) -> WorkerMix:
                       raw.get("service_time", 0))
     outcomes = _weights(raw.get("outcomes", {"complete": 1}))
     faults = raw.get("faults", {})
+    result = convert([*path, "result_bytes"], lambda v: parse_distribution(v, parse_size),
+                     raw.get("result_bytes", 0)) or Distribution("constant")
     return WorkerMix(
         name=raw["name"], count=raw["count"], functions=tuple(raw["functions"]),
         service_time=service or Distribution("constant"), outcomes=outcomes,
         status_updates=raw.get("status_updates", 0), data_chunks=raw.get("data_chunks", 0),
-        result_bytes=convert([*path, "result_bytes"], parse_size, raw.get("result_bytes", 0))
-        or 0, drop=float(faults.get("drop", 0.0)), duplicate=float(faults.get("duplicate", 0.0)))
+        result_bytes=int(result.expected), drop=float(faults.get("drop", 0.0)),
+        duplicate=float(faults.get("duplicate", 0.0)),
+        result_size=None if result.kind == "constant" else result)
 
 
 def _check_names(data: dict[str, Any], lines: _LineMap, problems: list[str]) -> None:
@@ -361,4 +424,34 @@ def _thresholds(raw: dict[str, Any], convert: Any) -> Thresholds:
     return Thresholds(
         latency=tuple(latency), max_error_ratio=raw.get("max_error_ratio"),
         min_throughput=raw.get("min_throughput"), max_lost=raw.get("max_lost", 0),
-        max_duplicated=raw.get("max_duplicated", 0), max_late_ratio=raw.get("max_late_ratio"))
+        max_duplicated=raw.get("max_duplicated", 0), max_late_ratio=raw.get("max_late_ratio"),
+        max_replay_deviation=raw.get("max_replay_deviation"))
+
+
+def _rate_stages(data: dict[str, Any], stages: list[Stage], clients: list[ClientMix | None],
+                 lines: _LineMap, problems: list[str]) -> list[Stage]:
+    """Open-model stages: every stage gives a rate, every client mix users and a share;
+    each stage's user count becomes the mixes' total (users stay for the whole run)."""
+    for i, raw in enumerate(data["stages"]):
+        if "rate" not in raw:
+            problems.append(lines.at(["stages", i], "give 'rate' in every stage or in none"))
+        elif "users" in raw:
+            problems.append(lines.at(["stages", i, "users"],
+                                     "a stage with 'rate' takes its users from the client "
+                                     "mixes' 'users'"))
+    if "users" in data:
+        problems.append(lines.at(["users"], "with rate stages the users come from each client "
+                                            "mix's 'users'"))
+    for i, mix in enumerate(clients):
+        if mix is None:
+            continue
+        raw = data["clients"][i]
+        if not mix.open_model or "share" not in raw.get("arrival", {}):
+            problems.append(lines.at(["clients", i, "arrival"],
+                                     "with rate stages every client mix needs arrival: "
+                                     "{model: open, share: S} (its share of the stage rate)"))
+        if "users" not in raw:
+            problems.append(lines.at(["clients", i], "with rate stages every client mix "
+                                                     "needs 'users' (a fixed count)"))
+    users = sum(mix.users or 0 for mix in clients if mix is not None)
+    return [replace(s, users=users) for s in stages]

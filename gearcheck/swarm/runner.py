@@ -31,7 +31,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..targets import Target, TargetError, free_port, open_target
 from ..wire import Address
-from .profile import Profile, ProfileError, load_profile, with_duration
+from .profile import Profile, ProfileError, load_profile, with_duration, with_speed
 
 EXIT_OK, EXIT_FAILED, EXIT_HARNESS = 0, 1, 2
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -53,7 +53,7 @@ def locust_binary() -> str:
 def run_load(profile_path: str | Path, *, server: str | None, out_root: Path,
              run_name: str | None = None, workers: int = 0, quiet: bool = False,
              locustfile: Path = LOCUSTFILE, extra_env: dict[str, str] | None = None,
-             duration: float | None = None) -> LoadResult:
+             duration: float | None = None, speed: float | None = None) -> LoadResult:
     console = Console(stderr=True, quiet=quiet)
     run_dir = out_root / (run_name or time.strftime("%Y%m%d-%H%M%S-") + Path(profile_path).stem)
     try:
@@ -65,6 +65,14 @@ def run_load(profile_path: str | Path, *, server: str | None, out_root: Path,
     if duration is not None:
         profile = with_duration(profile, duration)
         extra_env["GEARCHECK_DURATION"] = str(duration)
+    if speed is not None:
+        if not any(c.open_model for c in profile.clients):
+            message = (f"{profile.path}: --speed multiplies open-model arrival rates, and no "
+                       f"client mix has arrival: {{model: open}}")
+            console.print(f"[red]gearcheck load: {escape(message)}[/red]")
+            return LoadResult(EXIT_HARNESS, run_dir, problems=[message])
+        profile = with_speed(profile, speed)
+        extra_env["GEARCHECK_SPEED"] = repr(speed)
     address_text = server or profile.server
     try:
         with _target(address_text, run_dir) as target:
@@ -186,4 +194,31 @@ def _print_summary(summary: dict[str, Any], console: Console, run_dir: Path) -> 
         else:
             actual = str(row.get("actual"))
         console.print(f"  {mark} {escape(row['threshold'])} (actual {actual})")
+    if summary.get("replay"):
+        for line in replay_lines(summary["replay"]):
+            console.print(escape(line))
     console.print(f"reports: {run_dir}")
+
+
+def replay_lines(replay: dict[str, Any]) -> list[str]:
+    """The replay next to its recording, one figure a line (summary.json's ``replay``)."""
+    out = [f"replay at speed {replay['speed']:g} against the recording "
+           f"(largest deviation {replay['max_deviation']:.1%}, tolerance "
+           f"{replay['tolerance']:.0%}):"]
+    for row in replay["rows"]:
+        out.append(f"  {row['figure']:<24} recorded {_shown(row['recorded'])}"
+                   + (f" x{replay['speed']:g} = {_shown(row['expected'])}"
+                      if replay["speed"] != 1 and row["expected"] != row["recorded"] else "")
+                   + f"  replayed {_shown(row['replayed'])}  ({row['measure']} "
+                     f"{row['deviation']:.1%})")
+    return out
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, dict):
+        if all(isinstance(v, float) and v <= 1 for v in value.values()):  # shares
+            return ", ".join(f"{k} {v:.1%}" for k, v in value.items())
+        return ", ".join(f"{k} {v:g}" for k, v in value.items())
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)

@@ -30,7 +30,7 @@ def clients_at(profile: Profile, t: float) -> int | None:
     for stage in profile.stages:
         end = start + stage.duration
         if t < end:
-            if stage.kind == "ramp":
+            if stage.kind == "ramp" and stage.rate is None:  # rate stages keep their users
                 frac = (t - start) / stage.duration if stage.duration else 1.0
                 return round(level + (stage.users - level) * frac)
             return stage.users  # spike: for the stage; hold: the level it keeps

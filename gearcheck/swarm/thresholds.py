@@ -47,6 +47,14 @@ def evaluate(thresholds: Thresholds, bank: LatencyBank, summary: dict[str, Any]
         rows.append({"threshold": f"duplicated jobs <= {thresholds.max_duplicated}",
                      "limit": thresholds.max_duplicated, "actual": inv["duplicated"],
                      "passed": inv["duplicated"] <= thresholds.max_duplicated})
+    if thresholds.max_replay_deviation is not None:
+        replay = summary.get("replay") or {}
+        actual = replay.get("max_deviation")
+        rows.append({"threshold": f"replay deviation from the recording <= "
+                                  f"{thresholds.max_replay_deviation:.1%}",
+                     "limit": thresholds.max_replay_deviation, "actual": actual,
+                     "passed": actual is not None
+                     and actual <= thresholds.max_replay_deviation})
     if thresholds.max_late_ratio is not None:
         actual = summary["open_model"]["late_ratio"]
         rows.append({"threshold": f"late sends ratio <= {thresholds.max_late_ratio:g}",

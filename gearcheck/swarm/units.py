@@ -10,6 +10,9 @@ generator and nothing here keeps global state.
 
 from __future__ import annotations
 
+import bisect
+import functools
+import itertools
 import math
 import random
 import re
@@ -52,7 +55,12 @@ def parse_size(value: object) -> int:
 
 @dataclass(frozen=True)
 class Distribution:
-    """constant | uniform | exponential | normal | choice, over seconds or bytes."""
+    """constant | uniform | exponential | normal | choice | empirical, over seconds or bytes.
+
+    ``empirical`` is a measured distribution given by points of its inverse CDF
+    (probability, value), from probability 0 to 1; values between two points
+    are interpolated linearly, so each point is a quantile of what is drawn.
+    """
 
     kind: str
     value: float = 0.0
@@ -61,6 +69,7 @@ class Distribution:
     mean: float = 0.0
     stddev: float = 0.0
     choices: tuple[tuple[float, float], ...] = field(default=())  # (value, weight)
+    points: tuple[tuple[float, float], ...] = field(default=())  # (probability, value)
 
     def sample(self, rng: random.Random) -> float:
         kind = self.kind
@@ -72,14 +81,33 @@ class Distribution:
             return rng.expovariate(1.0 / self.mean) if self.mean > 0 else 0.0
         if kind == "normal":
             return max(0.0, rng.gauss(self.mean, self.stddev))
+        if kind == "empirical":
+            return self._inverse_cdf(rng.random())
         values = [c[0] for c in self.choices]
         weights = [c[1] for c in self.choices]
         return rng.choices(values, weights)[0]
+
+    @functools.cached_property
+    def _probabilities(self) -> list[float]:
+        return [p for p, _ in self.points]
+
+    def _inverse_cdf(self, u: float) -> float:
+        points = self.points
+        i = bisect.bisect_right(self._probabilities, u)
+        if i <= 0:
+            return points[0][1]
+        if i >= len(points):
+            return points[-1][1]
+        (p0, v0), (p1, v1) = points[i - 1], points[i]
+        return v0 if p1 <= p0 else v0 + (v1 - v0) * (u - p0) / (p1 - p0)
 
     @property
     def expected(self) -> float:
         if self.kind == "constant":
             return self.value
+        if self.kind == "empirical":
+            return sum((p1 - p0) * (v0 + v1) / 2
+                       for (p0, v0), (p1, v1) in itertools.pairwise(self.points))
         if self.kind == "uniform":
             return (self.low + self.high) / 2
         if self.kind in ("exponential", "normal"):
@@ -96,6 +124,8 @@ class Distribution:
             return {"dist": "exponential", "mean": self.mean}
         if self.kind == "normal":
             return {"dist": "normal", "mean": self.mean, "stddev": self.stddev}
+        if self.kind == "empirical":
+            return {"dist": "empirical", "points": [list(p) for p in self.points]}
         return {"dist": "choice", "values": [list(c) for c in self.choices]}
 
 
@@ -127,4 +157,27 @@ def parse_distribution(spec: object, parse_one: type[float] | object) -> Distrib
                 w < 0 or math.isnan(w) for _, w in pairs):
             raise ValueError("choice: needs at least one positive weight")
         return Distribution("choice", choices=pairs)
+    if kind == "empirical":
+        return Distribution("empirical", points=_points(spec["points"], conv))
     raise ValueError(f"unknown distribution {kind!r}")
+
+
+def _points(raw: object, conv: object) -> tuple[tuple[float, float], ...]:
+    """(probability, value) points of an empirical distribution, checked."""
+    if not isinstance(raw, list) or len(raw) < 2:
+        raise ValueError("empirical: 'points' needs at least two [probability, value] pairs")
+    points: list[tuple[float, float]] = []
+    for item in raw:
+        if not isinstance(item, list) or len(item) != 2:
+            raise ValueError(f"empirical: {item!r} is not a [probability, value] pair")
+        prob = float(item[0])
+        value = float(conv(item[1]))  # type: ignore[operator]
+        if not 0.0 <= prob <= 1.0:
+            raise ValueError(f"empirical: probability {item[0]!r} is not between 0 and 1")
+        if points and (prob < points[-1][0] or value < points[-1][1]):
+            raise ValueError(f"empirical: point {item!r} goes back (probabilities and values "
+                             f"must not decrease)")
+        points.append((prob, value))
+    if points[0][0] != 0.0 or points[-1][0] != 1.0:
+        raise ValueError("empirical: the first point's probability must be 0 and the last's 1")
+    return tuple(points)

@@ -7,7 +7,8 @@ on JOB_ASSIGN_UNIQ read the job id from the payload, note the execution in
 the ledger, sleep the service time drawn from the profile's distribution
 (gevent, so other users keep running), optionally send WORK_STATUS and
 WORK_DATA, then end with WORK_COMPLETE, WORK_FAIL or WORK_EXCEPTION as the
-outcome weights say. The result and the next GRAB_JOB_UNIQ go out in one
+outcome weights say, with a result of the profile's result_bytes (a size or a
+distribution). The result and the next GRAB_JOB_UNIQ go out in one
 write, saving a round trip per job.
 
 Fault injection for testing the harness itself: ``faults.drop`` answers a job
@@ -101,10 +102,10 @@ class GearmanWorkerUser(ReconnectingUser):
 
     def _run(self, assign: Packet) -> list[Packet]:
         start_ns = time.perf_counter_ns()
-        handle, function, _unique, payload = assign.args
+        handle, function, unique, payload = assign.args
         m = self.m
         mix = self.mix
-        ident = parse_job_id(payload)
+        ident = parse_job_id(payload) or parse_job_id(unique)  # small payloads: in the unique
         if ident is None:
             m.ledger.counts["foreign_jobs"] += 1
         else:
@@ -137,7 +138,9 @@ class GearmanWorkerUser(ReconnectingUser):
         if outcome == "fail":
             out.append(Packet(_REQ, PacketType.WORK_FAIL, (handle,)))
         else:
-            out.append(Packet(_REQ, _OUTCOME_TYPES[outcome], (handle, self.result)))
+            result = self.result if mix.result_size is None else \
+                b"r" * int(mix.result_size.sample(self.rng))
+            out.append(Packet(_REQ, _OUTCOME_TYPES[outcome], (handle, result)))
         out.append(_GRAB)
         now_ns = time.perf_counter_ns()
         micros = (now_ns - start_ns) // 1000
