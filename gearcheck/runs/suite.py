@@ -74,25 +74,23 @@ def within_shipped_suite(settings: SuiteSettings) -> bool:
 
 
 def runs_whole_suite(settings: SuiteSettings) -> bool:
-    """The run collected every case its baseline can name, so an entry with no case is stale."""
-    if not within_shipped_suite(settings):
-        return True  # the user's own folder, with the user's own baseline
+    """The run collected every case its baseline can name, so an entry with no case is stale.
+
+    A registered baseline is for the shipped suite: whole only when that is what ran. A
+    baseline given by hand is for the folders given, unless they are parts of the suite.
+    """
+    if settings.baseline is not None and not within_shipped_suite(settings):
+        return True
     return all(Path(c).resolve() == paths.SUITE_DIR for c in settings.cases)
 
 
 def resolve_baseline(settings: SuiteSettings,
                      specs: list[ServerSpec] | None = None) -> Path | None:
-    """The baseline a run applies: given, else the server's registered one, else by version.
-
-    A registered baseline lists cases of the shipped suite, so it applies only when
-    the run's cases come from there; a folder of one's own gets the one given or none.
-    """
+    """The baseline a run applies: given, else the server's registered one, else by version."""
     if not settings.use_baseline:
         return None
     if settings.baseline is not None:
         return settings.baseline
-    if not within_shipped_suite(settings):
-        return None
     server = settings.server or DEFAULT_TARGET
     name = settings.implementation or (None if is_address(server) else server)
     specs = specs if specs is not None else load_registry(settings.registry)
