@@ -7,7 +7,10 @@ Modules, each with one job:
   matchers    argument / column matchers (exact, regex, len, any, capture, one_of)
   actors      one named connection of a case: pending events, transcript
   timing      deadlines scaled by the measured ECHO round trip, grace for LATE
-  steps       one executor per step kind
+  case_runtime  what one running case owns: actors, deadlines, captures
+  waits       expect, expect_all, expect_silence, expect_close: LATE/TIMEOUT/CLOSED
+  admin_steps admin exchanges, reply-row matching, wait_until
+  steps       the interpreter: simple steps, repeat, alternatives, dispatch
   servers     the extra servers a case asks for, started or given
   runner      one scenario -> one ``CaseResult`` with verdict and evidence
   probe       the capability profile of a server, measured at run start

@@ -28,11 +28,12 @@ from ..protocol import Magic, Packet, PacketType
 from ..results import CaseResult, FailureKind
 from ..wire import Address, WireError
 from .actors import Actor, Arrival
+from .case_runtime import CaseRuntime, Executor
 from .loader import Scenario
 from .outcome import StepFailure
 from .runner import case_result, execute
 from .schema import OPENING_ONLY_KINDS
-from .steps import CaseRuntime
+from .steps import STEP_EXECUTORS
 from .timing import Timing
 from .values import ScenarioError, Variables
 
@@ -84,18 +85,21 @@ class MirroredRuntime(CaseRuntime):
     def __init__(self, scenario: Scenario, listener: Listener, *, answer: Answer | None = None,
                  gave_up: Callable[[], bool] | None = None, run_id: str = "mirror") -> None:
         super().__init__(address=listener.address, timing=mirrored_timing(scenario),
-                         variables=Variables(run_id, scenario.id),
+                         variables=Variables(run_id, scenario.id), executors=MIRRORED_EXECUTORS,
                          case_timeout=scenario.timeout, noise=scenario.noise)
         self.listener = listener
         self.answer = answer
         self.gave_up = gave_up or (lambda: False)
         self.last_grab: dict[str, PacketType] = {}
-        for kind in OPENING_ONLY_KINDS:
-            self.executors.pop(kind, None)
-        self.executors.update(accept=step_accept, assign=step_assign)
 
-    def connect(self, name: str, within: float | None = None,
-                or_gives_up: bool = False) -> Actor | None:
+    def connect(self, name: str) -> Actor:
+        """Accept the library's next connection as ``name`` (a case's declared actors)."""
+        actor = self.accept(name)
+        assert actor is not None  # without or_gives_up, accept fails rather than give None
+        return actor
+
+    def accept(self, name: str, within: float | None = None,
+               or_gives_up: bool = False) -> Actor | None:
         """Accept the library's next connection as ``name`` (None: it gave up instead)."""
         old = self.actors.get(name)
         if old is not None and not old.conn.closed:
@@ -125,15 +129,15 @@ class MirroredRuntime(CaseRuntime):
             self.last_grab[actor.name] = arrival.item.type
         return arrival
 
-    def unsolicited(self, actor: Actor, item: Any) -> bool:
-        return self.answer is not None and isinstance(item, Packet) and self.answer(actor, item)
+    def unsolicited(self, actor: Actor, item: Packet) -> bool:
+        return self.answer is not None and self.answer(actor, item)
 
 
 def step_accept(rt: CaseRuntime, body: Any) -> None:
     assert isinstance(rt, MirroredRuntime)
     spec = body if isinstance(body, dict) else {"name": body}
     name = spec["name"]
-    if rt.connect(name, spec.get("within"), bool(spec.get("or_gives_up"))) is None:
+    if rt.accept(name, spec.get("within"), bool(spec.get("or_gives_up"))) is None:
         rt.transcript.note(name, f"{PEER} reported that it gave up instead of connecting")
         rt.non_strict.append(f"{PEER} did not open connection {name!r}; it reported that it "
                              f"gave up instead")
@@ -156,6 +160,12 @@ def step_assign(rt: CaseRuntime, body: dict[str, Any]) -> None:
         raise StepFailure(FailureKind.CLOSED, f"{actor.name}: sending {packet.name} failed: "
                           f"{exc}", expected="the connection accepts the bytes",
                           actual=str(exc)) from None
+
+
+MIRRORED_EXECUTORS: dict[str, Executor] = {
+    **{kind: run for kind, run in STEP_EXECUTORS.items() if kind not in OPENING_ONLY_KINDS},
+    "accept": step_accept, "assign": step_assign}
+"""The step kinds of a mirrored case: those that open nothing, plus accept and assign."""
 
 
 def play_steps(scenario: Scenario, rt: MirroredRuntime) -> CaseResult:

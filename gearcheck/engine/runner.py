@@ -21,11 +21,12 @@ from typing import Any
 
 from ..results import CaseResult, Verdict
 from ..wire import Address
+from .case_runtime import CaseRuntime
 from .loader import Scenario
 from .outcome import HarnessError, StepFailure
 from .probe import Profile
 from .servers import CaseServers, ExtraServers, Unavailable, needs_of
-from .steps import CaseRuntime, run_steps
+from .steps import STEP_EXECUTORS, run_steps
 from .timing import Timing
 from .values import ScenarioError, Variables
 
@@ -83,7 +84,7 @@ def run_case(scenario: Scenario, address: Address, *, run_id: str, timing: Timin
     acquired_s = time.monotonic() - acquiring
     variables = Variables(run_id, scenario.id)
     rt = CaseRuntime(address=address, timing=timing, variables=variables,
-                     case_timeout=scenario.timeout, noise=scenario.noise,
+                     executors=STEP_EXECUTORS, case_timeout=scenario.timeout, noise=scenario.noise,
                      servers=extra, actor_servers=scenario.actor_servers)
     started = time.monotonic()
     try:
