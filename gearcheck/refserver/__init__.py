@@ -6,7 +6,8 @@ against, and a server that runs on its own (``gearcheck serve``).
 
 Modules, each with one job:
   config       settings and the command-line options that set them
-  jobs         functions, priority queues, the table of live jobs (pure state)
+  jobs         functions, priority queues, the table of live jobs (pure state), and
+               SessionState: the broker's view of a connection (a typing.Protocol)
   broker       what each request does to the jobs; wake-ups, requeues, epoch timers
   connection   one TCP connection: decoding, bad-input reactions, packet handlers
   admin        the text admin commands

@@ -14,19 +14,23 @@ function`` refuses while jobs are queued; ``maxqueue`` on a function that does
 not exist yet applies when it is created; ``cancel job`` removes the job at
 once; ``shutdown`` and ``shutdown graceful`` exist (gearmand removed them in
 1.1.15) unless the server runs with ``--no-admin-shutdown``.
+
+The commands get what they read or change, not the server: the job table,
+the broker, the open sessions (as ``AdminSession``: what ``workers`` lists and
+where a reply goes), whether ``shutdown`` is allowed, and a way to ask the
+server to stop.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Collection
+from typing import Protocol
 
 from . import frames
-from .jobs import HIGH, LOW, NORMAL
-
-if TYPE_CHECKING:
-    from .server import ReferenceServer
+from .broker import Broker
+from .jobs import HIGH, LOW, NORMAL, Function, JobTable
 
 _INCOMPLETE = "An incomplete set of arguments was sent to this command "
 _LEVEL_NAMES = {logging.DEBUG: "DEBUG", logging.INFO: "INFO", logging.WARNING: "WARNING",
@@ -41,13 +45,33 @@ def _limit(token: bytes) -> int:
     return max(value, 0)
 
 
-class Admin:
-    def __init__(self, server: ReferenceServer) -> None:
-        self.server = server
-        self.table = server.table
-        self.broker = server.broker
+class AdminSession(Protocol):
+    """A connection as the admin commands see it."""
 
-    def run(self, session: Any, line: bytes) -> None:
+    fd: int
+    peer: str
+    client_id: bytes
+    abilities: list[tuple[Function, int]]
+
+    def send(self, data: bytes) -> None:
+        """Queue the reply for the connection."""
+
+
+class StopRequest(Protocol):
+    def __call__(self, *, graceful: bool = False) -> None:
+        """Stop the server (``graceful``: once no job is running)."""
+
+
+class Admin:
+    def __init__(self, table: JobTable, broker: Broker, sessions: Collection[AdminSession], *,
+                 allow_shutdown: bool, request_stop: StopRequest) -> None:
+        self.table = table
+        self.broker = broker
+        self.sessions = sessions
+        self.allow_shutdown = allow_shutdown
+        self.request_stop = request_stop
+
+    def run(self, session: AdminSession, line: bytes) -> None:
         tokens = line.split(b" ")
         if tokens[0]:
             tokens = [t for t in tokens if t]
@@ -74,7 +98,7 @@ class Admin:
 
     def workers(self, tokens: list[bytes]) -> bytes:
         rows = []
-        for s in sorted(self.server.sessions, key=lambda s: s.fd):
+        for s in sorted(self.sessions, key=lambda s: s.fd):
             names = b"".join(b" " + func.name.split(b"\0", 1)[0]
                              for func, _t in reversed(s.abilities))
             rows.append(b"%d %s %s :%s\n" % (s.fd, s.peer.encode(), s.client_id, names))
@@ -153,18 +177,18 @@ class Admin:
         return frames.ADMIN_OK
 
     def shutdown(self, tokens: list[bytes]) -> bytes | None:
-        if not self.server.config.allow_shutdown:
+        if not self.allow_shutdown:
             return None
         if len(tokens) == 1:
-            self.server.request_stop(graceful=False)
+            self.request_stop(graceful=False)
         elif len(tokens) == 2 and tokens[1].lower() == b"graceful":
-            self.server.request_stop(graceful=True)
+            self.request_stop(graceful=True)
         else:
             return frames.admin_error("INVALID_ARGUMENTS", _INCOMPLETE + "shutdown")
         return frames.ADMIN_OK
 
 
-_COMMANDS = {
+_COMMANDS: dict[bytes, Callable[[Admin, list[bytes]], bytes | None]] = {
     b"status": Admin.status, b"prioritystatus": Admin.prioritystatus,
     b"workers": Admin.workers, b"show": Admin.show, b"version": Admin.version,
     b"getpid": Admin.getpid, b"verbose": Admin.verbose, b"maxqueue": Admin.maxqueue,

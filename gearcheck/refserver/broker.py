@@ -2,8 +2,9 @@
 
 Strategy: the broker is the only code that changes job state. It works on the
 ``JobTable`` (pure state) and on sessions, the per-connection state that
-``connection.py`` keeps (``send``, ``held``, ``attached``, ``abilities``,
-``functions``, ``sleeping``, ``exceptions``). Replies are queued on the
+``connection.py`` keeps, seen only through the ``jobs.SessionState`` protocol
+(``send``, ``held``, ``attached``, ``abilities``, ``functions``, ``timeouts``,
+``sleeping``, ``noop_sent``, ``exceptions``). Replies are queued on the
 sessions with ``send``; the outbox writes them once per event-loop turn,
 after the persistent queue has committed.
 
@@ -23,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from collections.abc import Callable
 
 from ..protocol import PacketType
 from . import frames
@@ -39,6 +40,7 @@ from .jobs import (
     Function,
     Job,
     JobTable,
+    SessionState,
     unique_key,
 )
 from .persistence import SqliteQueue
@@ -103,7 +105,8 @@ class Broker:
         self._max_jobs = config.max_queued_jobs
         self._epoch_timer: asyncio.TimerHandle | None = None
         self._epoch_due: int | None = None
-        self.on_idle: Any = None   # called when no job is running (graceful shutdown)
+        # called when no job is running (graceful shutdown)
+        self.on_idle: Callable[[], None] | None = None
 
     # -- handles -------------------------------------------------------------
     def handle(self, job: Job) -> bytes:
@@ -128,8 +131,8 @@ class Broker:
         return None if job_id is None else self.table.get(job_id)
 
     # -- submissions -----------------------------------------------------------
-    def submit(self, session: Any, function: bytes, unique: bytes, data: bytes, priority: int,
-               background: bool, reducer: bytes = b"", when: int = 0) -> None:
+    def submit(self, session: SessionState, function: bytes, unique: bytes, data: bytes,
+               priority: int, background: bool, reducer: bytes = b"", when: int = 0) -> None:
         if len(unique) > MAX_UNIQUE or len(reducer) > MAX_UNIQUE:
             session.send(_UNIQUE_TOO_LARGE)
             return
@@ -165,7 +168,7 @@ class Broker:
         else:
             self._arm_epoch_timer()
 
-    def _attach(self, session: Any, job: Job) -> None:
+    def _attach(self, session: SessionState, job: Job) -> None:
         """One entry per foreground submission, as gearmand: a connection that submitted
         the same job twice is owed (and gets) every WORK_* packet twice."""
         if job.clients is None:
@@ -197,7 +200,7 @@ class Broker:
             self._arm_epoch_timer()
 
     # -- workers: abilities ------------------------------------------------------
-    def can_do(self, session: Any, name: bytes, timeout_ms: int = 0) -> None:
+    def can_do(self, session: SessionState, name: bytes, timeout_ms: int = 0) -> None:
         func = self.table.function(name)
         session.abilities.append((func, timeout_ms))
         count = func.workers.get(session, 0)
@@ -212,7 +215,7 @@ class Broker:
         else:
             session.timeouts.pop(func, None)
 
-    def cant_do(self, session: Any, name: bytes) -> None:
+    def cant_do(self, session: SessionState, name: bytes) -> None:
         func = self.table.functions.get(name)
         if func is None or session not in func.workers:
             return
@@ -221,21 +224,21 @@ class Broker:
         for job in [j for j in session.held.values() if j.function is func]:
             self.requeue(job)
 
-    def reset_abilities(self, session: Any) -> None:
+    def reset_abilities(self, session: SessionState) -> None:
         for func in list(session.functions):
             self._forget(session, func)
         session.abilities = []
         for job in list(session.held.values()):
             self.requeue(job)
 
-    def _forget(self, session: Any, func: Function) -> None:
+    def _forget(self, session: SessionState, func: Function) -> None:
         func.worker_regs -= func.workers.pop(session)
         func.sleepers.discard(session)
         session.functions.remove(func)
         session.timeouts.pop(func, None)
 
     # -- workers: sleeping and grabbing -------------------------------------------
-    def pre_sleep(self, session: Any) -> None:
+    def pre_sleep(self, session: SessionState) -> None:
         if session.functions and self.table.has_runnable(session.functions):
             session.send(frames.NOOP)
             return
@@ -251,7 +254,7 @@ class Broker:
                 other.sleepers.discard(session)
             session.send(frames.NOOP)
 
-    def grab(self, session: Any, kind: PacketType) -> None:
+    def grab(self, session: SessionState, kind: PacketType) -> None:
         if session.sleeping:
             session.sleeping = False
             for func in session.functions:
@@ -278,7 +281,7 @@ class Broker:
             session.send(frames.response(T.JOB_ASSIGN_UNIQ, handle, job.function.name,
                                          job.unique, job.data))
 
-    def _timed_out(self, job: Job, session: Any) -> None:
+    def _timed_out(self, job: Job, session: SessionState) -> None:
         job.timer = None
         if job.worker is session and job.state == RUNNING:
             log.info("worker timeout reached on %s, requeueing", self.handle(job).decode())
@@ -304,7 +307,8 @@ class Broker:
         self._check_idle()
 
     # -- workers: results ------------------------------------------------------------
-    def work(self, session: Any, kind: PacketType, args: tuple[bytes, ...], payload: bytes) -> None:
+    def work(self, session: SessionState, kind: PacketType, args: tuple[bytes, ...],
+             payload: bytes) -> None:
         handle = args[0]
         if kind is _WORK_FAIL:
             if len(handle) >= HANDLE_LIMIT:
@@ -338,7 +342,8 @@ class Broker:
         """The job's worker no longer holds it, and its CAN_DO_TIMEOUT timer is off."""
         worker = job.worker
         if worker is not None:
-            worker.held.pop(job.handle, None)
+            if job.handle is not None:   # always, once a worker holds it (grab keeps it)
+                worker.held.pop(job.handle, None)
             job.worker = None
         if job.timer is not None:
             job.timer.cancel()
@@ -364,7 +369,7 @@ class Broker:
             self._check_idle()
 
     # -- status ----------------------------------------------------------------------
-    def get_status(self, session: Any, handle: bytes) -> None:
+    def get_status(self, session: SessionState, handle: bytes) -> None:
         job = self.lookup(handle)
         if job is None:
             session.send(frames.response(T.STATUS_RES, handle, b"0", b"0", b"0", b"0"))
@@ -373,7 +378,7 @@ class Broker:
                                      b"1" if job.state == RUNNING else b"0",
                                      job.numerator, job.denominator))
 
-    def get_status_unique(self, session: Any, unique: bytes) -> None:
+    def get_status_unique(self, session: SessionState, unique: bytes) -> None:
         job = self.table.by_unique.get(unique) if unique else None
         if job is None or job.state == DONE:
             session.send(frames.response(T.STATUS_RES_UNIQUE, unique, b"0", b"0", b"0", b"0",
@@ -393,7 +398,7 @@ class Broker:
         return True
 
     # -- connections going away -----------------------------------------------------------
-    def session_closed(self, session: Any) -> None:
+    def session_closed(self, session: SessionState) -> None:
         for func in list(session.functions):
             self._forget(session, func)
         session.abilities = []

@@ -20,6 +20,11 @@ Bad input gets gearmand's reaction, confined to this connection:
 When the peer stops reading and the transport's buffer fills, reading from
 the peer pauses too, so a slow reader cannot make the server buffer without
 bound.
+
+A session is given what it uses, not the server: the settings, the broker,
+the outbox, the admin commands, and the set of open sessions it joins and
+leaves (for ``--max-connections`` and the admin ``workers`` listing). The
+broker sees it only as ``jobs.SessionState``.
 """
 
 from __future__ import annotations
@@ -28,10 +33,12 @@ import asyncio
 import contextlib
 import logging
 import socket
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import cast
 
 from ..protocol import (
     SPECS,
+    AdminLine,
     AdminLineTooLongError,
     Decoder,
     Magic,
@@ -43,11 +50,11 @@ from ..protocol import (
     UnexpectedMagicError,
 )
 from . import frames
-from .broker import SUBMIT_MODES, c_atoi
-from .jobs import NORMAL
-
-if TYPE_CHECKING:
-    from .server import ReferenceServer
+from .admin import Admin
+from .broker import SUBMIT_MODES, Broker, c_atoi
+from .config import ServerConfig
+from .jobs import NORMAL, Function, Job
+from .outbox import Outbox
 
 log = logging.getLogger("gearcheck.refserver")
 T = PacketType
@@ -62,11 +69,14 @@ _INT64_MAX = 2**63 - 1
 
 
 class Session(asyncio.Protocol):
-    def __init__(self, server: ReferenceServer) -> None:
-        self.server = server
-        self.broker = server.broker
-        self.outbox = server.outbox
-        cfg = server.config
+    def __init__(self, config: ServerConfig, broker: Broker, outbox: Outbox, admin: Admin,
+                 sessions: set[Session]) -> None:
+        self.config = config
+        self.broker = broker
+        self.outbox = outbox
+        self.admin = admin
+        self.sessions = sessions
+        cfg = config
         self.decoder = Decoder(max_payload=cfg.max_packet, max_line=cfg.max_line,
                                expect_magic=Magic.REQ)
         self.transport: asyncio.Transport | None = None
@@ -76,11 +86,11 @@ class Session(asyncio.Protocol):
         # role state, worked on by the broker
         self.client_id = b"-"
         self.exceptions = False
-        self.abilities: list[tuple[Any, int]] = []   # (function, timeout) in CAN_DO order
-        self.functions: list[Any] = []               # distinct functions, for dispatch
-        self.timeouts: dict[Any, int] = {}
-        self.held: dict[bytes, Any] = {}             # jobs this worker runs, by handle
-        self.attached: set[Any] = set()              # foreground jobs this client waits for
+        self.abilities: list[tuple[Function, int]] = []  # (function, timeout) in CAN_DO order
+        self.functions: list[Function] = []              # distinct functions, for dispatch
+        self.timeouts: dict[Function, int] = {}
+        self.held: dict[bytes, Job] = {}                 # jobs this worker runs, by handle
+        self.attached: set[Job] = set()                  # foreground jobs this client waits for
         self.sleeping = False
         self.noop_sent = False
         self.fd = -1
@@ -88,14 +98,15 @@ class Session(asyncio.Protocol):
 
     # -- asyncio callbacks ----------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        server = self.server
-        if len(server.sessions) >= server.config.max_connections:
+        # a stream server's protocol is always handed a Transport (asyncio and uvloop alike)
+        self.transport = cast(asyncio.Transport, transport)
+        sessions = self.sessions
+        if len(sessions) >= self.config.max_connections:
             log.warning("refusing a connection: %d connections open (--max-connections)",
-                        len(server.sessions))
-            transport.abort()
+                        len(sessions))
+            self.transport.abort()
             return
-        server.sessions.add(self)
+        sessions.add(self)
         sock = transport.get_extra_info("socket")
         if sock is not None:
             self.fd = sock.fileno()
@@ -106,8 +117,8 @@ class Session(asyncio.Protocol):
             self.peer = str(peer[0])
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self in self.server.sessions:
-            self.server.sessions.discard(self)
+        if self in self.sessions:
+            self.sessions.discard(self)
             self.broker.session_closed(self)
         self.out.clear()
         self.transport = None
@@ -144,7 +155,8 @@ class Session(asyncio.Protocol):
             if type(event) is Packet:
                 handlers[event.type](self, event)
             else:
-                self.server.admin.run(self, event.text)   # type: ignore[union-attr]
+                assert isinstance(event, AdminLine)
+                self.admin.run(self, event.text)
 
     # -- output ------------------------------------------------------------------
     def send(self, data: bytes) -> None:
@@ -269,7 +281,8 @@ class Session(asyncio.Protocol):
         self.send(_NOT_EXPECTED)
 
 
-_HANDLERS: dict[PacketType, Any] = {t: Session._not_expected for t in PacketType}
+_HANDLERS: dict[PacketType, Callable[[Session, Packet], None]] = {
+    t: Session._not_expected for t in PacketType}
 _HANDLERS.update({
     T.ECHO_REQ: Session._echo,
     T.CAN_DO: Session._can_do,

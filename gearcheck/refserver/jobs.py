@@ -15,13 +15,21 @@ any; among equal priorities the job queued first wins (``queue_seq``).
 
 Epoch jobs wait in a heap keyed by their due time and count as queued NORMAL
 jobs of their function; ``release_due`` moves the due ones into the deques.
+
+Functions and jobs refer to the connections involved (workers, sleepers, a
+job's clients and worker) through ``SessionState``, a ``typing.Protocol`` of
+the per-connection state the broker works on; the job model itself never
+touches it, and nothing here knows the connection class (connection.Session).
 """
 
 from __future__ import annotations
 
 import heapq
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Literal, Protocol
+
+if TYPE_CHECKING:
+    import asyncio
 
 HIGH, NORMAL, LOW = 0, 1, 2
 PRIORITIES = (HIGH, NORMAL, LOW)
@@ -31,6 +39,22 @@ WAITING = 0   # epoch job, not due yet
 QUEUED = 1    # runnable, in its function's deque
 RUNNING = 2   # held by a worker
 DONE = 3      # finished, failed, cancelled or dropped
+
+
+class SessionState(Protocol):
+    """One connection as the broker sees it: where replies go, and its role state."""
+
+    abilities: list[tuple[Function, int]]  # (function, timeout ms) in CAN_DO order
+    functions: list[Function]              # distinct functions it can do, for dispatch
+    timeouts: dict[Function, int]          # CAN_DO_TIMEOUT per function, in ms
+    held: dict[bytes, Job]                 # jobs it runs as a worker, by handle
+    attached: set[Job]                     # foreground jobs it waits for as a client
+    sleeping: bool                         # sent PRE_SLEEP and has not grabbed since
+    noop_sent: bool                        # woken (NOOP) in this sleep period
+    exceptions: bool                       # OPTION_REQ exceptions
+
+    def send(self, data: bytes) -> None:
+        """Queue ``data`` for the connection (written once per loop turn)."""
 
 
 class Function:
@@ -43,8 +67,8 @@ class Function:
         self.queued = [0, 0, 0]          # jobs waiting per priority (epoch jobs under NORMAL)
         self.running = 0
         self.worker_regs = 0             # CAN_DO registrations, duplicates counted
-        self.workers: dict[Any, int] = {}   # connection -> registrations
-        self.sleepers: set[Any] = set()     # sleeping connections that can do this function
+        self.workers: dict[SessionState, int] = {}   # connection -> registrations
+        self.sleepers: set[SessionState] = set()     # sleeping connections that can do it
         self.uniques: dict[bytes, Job] = {}
         self.limits = [0, 0, 0]          # maxqueue per priority; 0 = unlimited
 
@@ -78,15 +102,15 @@ class Job:
         self.background = background
         self.reducer = reducer
         self.when = when                 # epoch seconds before which it may not run; 0 = now
-        self.clients: list[Any] | None = None   # attached foreground connections
-        self.worker: Any = None
+        self.clients: list[SessionState] | None = None   # attached foreground connections
+        self.worker: SessionState | None = None
         self.numerator = b"0"
         self.denominator = b"0"
         self.retries = 0
         self.state = WAITING
         self.queue_seq = 0               # when it entered its deque (FIFO across functions)
         self.persisted = False
-        self.timer: Any = None           # CAN_DO_TIMEOUT handle while running
+        self.timer: asyncio.TimerHandle | None = None  # CAN_DO_TIMEOUT while running
         self.handle: bytes | None = None  # set by the broker once the handle is needed twice
 
 
@@ -153,7 +177,7 @@ class JobTable:
 
     def new_job(self, func: Function, unique: bytes, data: bytes, priority: int,
                 background: bool, reducer: bytes = b"", when: int = 0,
-                job_id: int | None = None, key: bytes | bool | None = True) -> Job:
+                job_id: int | None = None, key: bytes | Literal[True] | None = True) -> Job:
         """A new live job; ``key`` is its coalescing key when the caller already has it
         (``None``: it has none), ``True`` (default) to compute it here."""
         if job_id is None:

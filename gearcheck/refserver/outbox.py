@@ -18,21 +18,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Protocol
 
 from .persistence import PersistenceError, SqliteQueue
 
 log = logging.getLogger("gearcheck.refserver")
 
 
+class Flushable(Protocol):
+    """A connection with replies to write."""
+
+    def flush(self) -> None:
+        """Write what is buffered in one ``transport.write``."""
+
+    def abort_output(self) -> None:
+        """Drop what is buffered and close the connection at once."""
+
+
 class Outbox:
     def __init__(self, loop: asyncio.AbstractEventLoop, queue: SqliteQueue | None) -> None:
         self.loop = loop
         self.queue = queue
-        self._dirty: list[Any] = []
+        self._dirty: list[Flushable] = []
         self._scheduled = False
 
-    def mark(self, session: Any) -> None:
+    def mark(self, session: Flushable) -> None:
         self._dirty.append(session)
         if not self._scheduled:
             self._scheduled = True

@@ -58,7 +58,9 @@ class ReferenceServer:
             self.queue = SqliteQueue(self.config.queue_path, synchronous=self.config.queue_sync)
         self.broker = Broker(self.config, self.table, self.queue, loop)
         self.outbox = Outbox(loop, self.queue)
-        self.admin = Admin(self)
+        self.admin = Admin(self.table, self.broker, self.sessions,
+                           allow_shutdown=self.config.allow_shutdown,
+                           request_stop=self.request_stop)
         if self.queue is not None:
             restored = 0
             for row in self.queue.load():
@@ -69,9 +71,10 @@ class ReferenceServer:
                 log.warning("restored %d background job(s) from %s", restored,
                             self.config.queue_path)
         self._listener = await loop.create_server(
-            lambda: Session(self), self.config.host, self.config.port,
+            lambda: Session(self.config, self.broker, self.outbox, self.admin, self.sessions),
+            self.config.host, self.config.port,
             reuse_address=True, backlog=1024)
-        sockets = self._listener.sockets or []
+        sockets = self._listener.sockets
         if sockets:
             self.port = int(sockets[0].getsockname()[1])
 
