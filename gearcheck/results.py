@@ -15,7 +15,15 @@ from enum import StrEnum
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: transcript entries carry wall, local and peer
+
+# The transcript notes that mark a connection's life (report.pcap rebuilds the TCP
+# handshake and FINs from them): we opened it, the peer opened it (a mirrored case, the
+# harness is the server), the case closed it. The peer closing it is a "recv" entry
+# with no bytes (the end of the stream).
+NOTE_CONNECTED = "connected"
+NOTE_ACCEPTED = "accepted"
+NOTE_CLOSED = "closed by the case"
 
 
 def tool_version() -> str:
@@ -55,17 +63,37 @@ class FailureKind(StrEnum):
 
 @dataclass
 class TranscriptEntry:
+    """One write, one event read, or one note of a case's connections.
+
+    ``raw_hex`` holds exactly the bytes written or read (never a re-encoding); a "recv"
+    with no bytes is the peer closing the connection. ``wall``, ``local`` and ``peer``
+    (schema 1.1; None in older reports and on notes that belong to no connection) are the
+    wall-clock time of the write, or of the socket read that completed the event, and the
+    socket's real endpoints as "host:port" ("[v6]:port"), so a capture can be rebuilt as
+    it was on the wire.
+    """
+
     t: float  # seconds since the case started
     actor: str  # the connection's name in the scenario ("client", "worker", ...)
     direction: str  # "send", "recv", or "note" (connect, close, timeout, ...)
     summary: dict[str, Any]  # decoded: {"type": "ECHO_RES", "args": {...}} or {"line": "..."}
     raw_hex: str = ""
+    wall: float | None = None  # seconds since the epoch
+    local: str | None = None  # our end of the connection
+    peer: str | None = None  # the other end
 
     def to_dict(self) -> dict[str, Any]:
         # Not asdict: its deep copy of every summary cost seconds on a run with tens of
         # thousands of entries. The summary is shared: transcripts are records, never edited.
-        return {"t": self.t, "actor": self.actor, "direction": self.direction,
-                "summary": self.summary, "raw_hex": self.raw_hex}
+        out = {"t": self.t, "actor": self.actor, "direction": self.direction,
+               "summary": self.summary, "raw_hex": self.raw_hex}
+        if self.wall is not None:
+            out["wall"] = self.wall
+        if self.local is not None:
+            out["local"] = self.local
+        if self.peer is not None:
+            out["peer"] = self.peer
+        return out
 
 
 @dataclass

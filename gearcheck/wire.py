@@ -6,17 +6,28 @@ decoder needs more bytes, each read bounded by what is left of the deadline.
 It uses the standard ``socket`` module, so under gevent's monkey-patching (as
 in Locust) it yields to other greenlets instead of blocking the process.
 
-Every byte sent and every event received can be reported to an ``observer``
-(the scenario engine keeps transcripts that way). Nothing here waits without a
-deadline, and nothing allocates what a peer merely declares.
+Every write and every event received can be reported to an ``observer`` (the
+scenario engine keeps transcripts and captures that way) with the exact bytes
+that went out or came in for it, never a re-encoding: a send reports the bytes
+it writes, a receive the bytes the decoder consumed for the event (the span
+between the decoder's stream offsets before and after it), kept only while an
+observer listens. The end of the stream is reported once, as ``END_OF_STREAM``
+(and raised to the caller as ``ConnectionClosed``); bytes that break the
+framing are reported once, with the ``ProtocolError``. Each report carries the
+wall-clock time of the write, or of the socket read that completed the event.
+A connection knows its socket's real ``local`` and ``peer`` endpoints.
+
+Nothing here waits without a deadline, and nothing allocates what a peer
+merely declares.
 """
 
 from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any, Final, Protocol
 
 from .protocol import (
     DEFAULT_MAX_PAYLOAD,
@@ -26,14 +37,44 @@ from .protocol import (
     Event,
     Packet,
     PacketType,
+    ProtocolError,
     encode,
 )
 
 DEFAULT_TIMEOUT = 5.0
 _RECV_CHUNK = 256 * 1024
 
-Observer = Callable[[str, float, "Event | None", bytes], None]
-"""Called as observer(direction, timestamp, event, raw) with direction "send" or "recv"."""
+
+
+class EndOfStream:
+    """The peer closed the connection: the one value that stands for end of stream."""
+
+    _instance: EndOfStream | None = None
+
+    def __new__(cls) -> EndOfStream:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "<connection closed>"
+
+
+END_OF_STREAM: Final = EndOfStream()
+
+
+class Observer(Protocol):
+    """Told of every write and every event read, with the bytes that made it.
+
+    ``direction`` is "send" or "recv"; ``wall`` is ``time.time()`` of the write or of
+    the socket read that completed the event; ``what`` is, for a send, what the caller
+    said the bytes are (the ``Packet`` or ``AdminLine`` it encoded, or the ``about`` of
+    ``send_raw``: None when it said nothing) and, for a receive, the decoded ``Event``,
+    ``END_OF_STREAM`` (``raw`` empty) or the ``ProtocolError`` that stopped the framing
+    (``raw``: every byte read and not framed); ``raw`` is exactly the bytes written or read.
+    """
+
+    def __call__(self, direction: str, wall: float, what: Any, raw: bytes) -> None: ...
 
 
 class WireError(Exception):
@@ -86,6 +127,17 @@ class Address:
             raise ValueError(f"server address {text!r}: port {port} is out of range")
         return cls(host, port)
 
+    @classmethod
+    def of_socket(cls, sock: socket.socket, peer: bool = False) -> Address | None:
+        """The socket's own (or, with ``peer``, its peer's) address; None once it is gone."""
+        try:
+            name = sock.getpeername() if peer else sock.getsockname()
+        except OSError:
+            return None
+        if not isinstance(name, tuple):  # an AF_UNIX socket: no host and port
+            return None
+        return cls(str(name[0]), int(name[1]))
+
     def __str__(self) -> str:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
@@ -100,8 +152,16 @@ class Connection:
         self.address = address
         self.timeout = timeout
         self.decoder = Decoder(max_payload=max_payload)
-        self.observer = observer
+        self.observer = observer  # given here, before any byte is read, or never
         self.closed = False
+        self.local = Address.of_socket(sock)
+        self.peer = Address.of_socket(sock, peer=True)
+        # What an observer is told about received bytes: those not yet reported, starting
+        # at stream offset _unreported_at; the wall time of the last read; what was said.
+        self._unreported = bytearray()
+        self._unreported_at = 0
+        self._read_wall = 0.0
+        self._ended_reported = False
 
     @classmethod
     def open(cls, address: Address | str | tuple[str, int], *,
@@ -125,27 +185,34 @@ class Connection:
     # -- sending -----------------------------------------------------------
     def send(self, packet: Packet) -> None:
         raw = encode(packet)
-        self._note("send", packet, raw)
+        if self.observer is not None:
+            self.observer("send", time.time(), packet, raw)
         self._sendall(raw)
 
     def send_many(self, packets: Iterable[Packet]) -> None:
-        """Several packets in one write (pipelining)."""
+        """Several packets in one write (pipelining); an observer hears of each."""
         chunks = []
+        observer = self.observer
+        wall = time.time()
         for p in packets:
             raw = encode(p)
-            self._note("send", p, raw)
+            if observer is not None:
+                observer("send", wall, p, raw)
             chunks.append(raw)
         self._sendall(b"".join(chunks))
 
-    def send_raw(self, data: bytes) -> None:
-        self._note("send", None, data)
+    def send_raw(self, data: bytes, about: object = None) -> None:
+        """Write ``data`` as it is; ``about`` says what it is, for the observer only."""
+        if self.observer is not None:
+            self.observer("send", time.time(), about, data)
         self._sendall(data)
 
     def send_line(self, text: str | bytes) -> None:
         line = text.encode("utf-8") if isinstance(text, str) else text
         if not line.endswith(b"\n"):
             line += b"\n"
-        self._note("send", AdminLine(line.rstrip(b"\r\n")), line)
+        if self.observer is not None:
+            self.observer("send", time.time(), AdminLine(line.rstrip(b"\r\n")), line)
         self._sendall(line)
 
     def _sendall(self, data: bytes) -> None:
@@ -162,14 +229,16 @@ class Connection:
     # -- receiving ---------------------------------------------------------
     def recv(self, timeout: float | None = None) -> Event:
         """The next packet or admin line; ReceiveTimeout / ConnectionClosed otherwise."""
-        event = self.decoder.next_event()
+        event = (self.decoder.next_event() if self.observer is None
+                 else self._observed_next_event())
         if event is not None:
-            if self.observer is not None:  # re-encoding costs: only for a transcript
-                self._note("recv", event, _raw_of(event))
             return event
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         while True:
             if self.decoder.at_eof:
+                if self.observer is not None and not self._ended_reported:
+                    self._ended_reported = True
+                    self.observer("recv", self._read_wall, END_OF_STREAM, b"")
                 raise ConnectionClosed(f"{self.address} closed the connection")
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -185,15 +254,41 @@ class Connection:
                 continue
             except (ConnectionResetError, ConnectionAbortedError):
                 data = b""
+            if self.observer is not None:
+                self._read_wall = time.time()
+                self._unreported += data
             if data:
                 self.decoder.feed(data)
             else:
                 self.decoder.feed_eof()
-            event = self.decoder.next_event()
+            event = (self.decoder.next_event() if self.observer is None
+                     else self._observed_next_event())
             if event is not None:
-                if self.observer is not None:
-                    self._note("recv", event, _raw_of(event))
                 return event
+
+    def _observed_next_event(self) -> Event | None:
+        """The decoder's next event; the observer is told of it with the bytes it spans."""
+        try:
+            event = self.decoder.next_event()
+        except ProtocolError as exc:
+            if self._ended_reported:
+                raise
+            if self.decoder.failed is exc:  # framing is lost: everything unread is garbage
+                self._ended_reported = True
+                self._report_received(exc, len(self._unreported))
+            else:                            # the event's extent was known: those bytes
+                self._report_received(exc, self.decoder.offset - self._unreported_at)
+            raise
+        if event is not None:
+            self._report_received(event, self.decoder.offset - self._unreported_at)
+        return event
+
+    def _report_received(self, what: object, size: int) -> None:
+        raw = bytes(self._unreported[:size])
+        del self._unreported[:size]
+        self._unreported_at += size
+        assert self.observer is not None
+        self.observer("recv", self._read_wall, what, raw)
 
     def recv_packet(self, timeout: float | None = None) -> Packet:
         event = self.recv(timeout)
@@ -253,16 +348,6 @@ class Connection:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def _note(self, direction: str, event: Event | None, raw: bytes) -> None:
-        if self.observer is not None:
-            self.observer(direction, time.time(), event, raw)
-
-
-def _raw_of(event: Event) -> bytes:
-    if isinstance(event, Packet):
-        return encode(event)
-    return event.text + b"\n"
 
 
 def connect(address: Address | str | tuple[str, int], **kwargs: object) -> Connection:

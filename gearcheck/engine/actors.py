@@ -5,15 +5,20 @@ of events that were received but not yet consumed by a step, each with its
 arrival time. Steps read through ``next_event`` (pending first, then the
 socket), and can push events back (``unread``): that is how an expectation
 that matched nothing hands its packets to the next alternative or step.
-End of stream and framing errors become sticky markers (``Closed``,
-``Garbage``) so every later read sees them too.
+The end of the stream (the wire's ``END_OF_STREAM``) and framing errors
+(``Garbage``) are sticky, so every later read sees them too.
 
-Every byte sent and every event received is appended to the case's
-``Transcript`` through the connection's observer, with the time since the
-case started, the actor's name, a decoded summary and the raw hex; opening,
-closing, EOF and garbage are recorded as "note" entries. An actor can also
-wrap a connection the harness accepted (a mirrored case, where the harness is
-the server and ``peer`` is the library).
+The transcript is written by the connection's observer: every write with the
+bytes written and what the step said they are (a packet it built, an admin
+line, the scenario's raw or malformed bytes: never a decoding of what was
+just encoded), every event read with the bytes the decoder consumed for it
+(never a re-encoding), the end of the stream once, as a "recv" with no
+bytes. Each entry has the wall-clock time of the write or read and the
+socket's real local and peer endpoints, so a capture can be rebuilt as it was
+on the wire (report.pcap). Opening (``connected``: we opened it;
+``accepted``: the peer did, a mirrored case where the harness is the server
+and ``peer`` is the library) and closing by the case are "note" entries with
+the same endpoints.
 """
 
 from __future__ import annotations
@@ -22,20 +27,21 @@ import select
 import socket
 import time
 from collections import deque
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ..protocol import AdminLine, Decoder, Event, Packet, ProtocolError, encode
-from ..results import TranscriptEntry
-from ..wire import Address, Connection, ConnectionClosed, Observer, ReceiveTimeout
+from ..protocol import AdminLine, Event, Packet, ProtocolError, encode, printable
+from ..results import NOTE_ACCEPTED, NOTE_CLOSED, NOTE_CONNECTED, TranscriptEntry
+from ..wire import (
+    END_OF_STREAM,
+    Address,
+    Connection,
+    ConnectionClosed,
+    EndOfStream,
+    ReceiveTimeout,
+)
 
 MAX_HEX_IN_TRANSCRIPT = 4096  # bytes of raw hex kept per entry (larger payloads are cut)
-
-
-class Closed:
-    """The peer closed the connection (end of stream)."""
-
-    def __repr__(self) -> str:
-        return "<connection closed>"
 
 
 @dataclass
@@ -48,7 +54,7 @@ class Garbage:
         return f"<not Gearman framing: {self.error}>"
 
 
-Item = Event | Closed | Garbage
+Item = Event | EndOfStream | Garbage
 
 
 @dataclass
@@ -57,35 +63,28 @@ class Arrival:
     at: float  # time.monotonic() when it was read
 
 
-def summarize(event: Event | None, raw: bytes) -> dict[str, object]:
-    if isinstance(event, Packet):
-        summary = dict(event.describe())
-        if event.extra:
-            summary["extra_hex"] = event.extra[:64].hex()
-        return summary
-    if isinstance(event, AdminLine):
-        from ..protocol import printable
+def summarize(what: object, raw: bytes, peer: str = "the server") -> dict[str, object]:
+    """The transcript's summary of one write or read (``what``: see ``wire.Observer``)."""
+    if isinstance(what, Packet):
+        return packet_summary(what)
+    if isinstance(what, AdminLine):
+        return {"line": printable(what.text)}
+    if what is END_OF_STREAM:
+        return {"note": f"closed by {peer}"}
+    if isinstance(what, ProtocolError):
+        return {"garbage": str(what)}
+    if isinstance(what, Mapping):
+        return dict(what)
+    if isinstance(what, Sequence) and all(isinstance(p, Packet) for p in what):
+        return {"packets": [packet_summary(p) for p in what]}
+    return {"raw": len(raw)}
 
-        return {"line": printable(event.text)}
-    return describe_raw(raw)
 
-
-def describe_raw(raw: bytes) -> dict[str, object]:
-    """What a raw write would decode to, for the transcript of malformed sends."""
-    decoder = Decoder(admin_lines=True)
-    decoder.feed(raw)
-    events: list[dict[str, object]] = []
-    try:
-        while (ev := decoder.next_event()) is not None:
-            events.append(summarize(ev, b""))
-    except ProtocolError as exc:
-        return {"raw": len(raw), "decodes_to": events, "malformed": str(exc)}
-    if len(events) == 1 and not decoder.buffered:
-        return events[0]
-    out: dict[str, object] = {"raw": len(raw), "decodes_to": events}
-    if decoder.buffered:
-        out["partial_bytes"] = decoder.buffered
-    return out
+def packet_summary(packet: Packet) -> dict[str, object]:
+    summary = dict(packet.describe())
+    if packet.extra:
+        summary["extra_hex"] = packet.extra[:64].hex()
+    return summary
 
 
 class Transcript:
@@ -94,52 +93,74 @@ class Transcript:
         self.entries: list[TranscriptEntry] = []
 
     def add(self, actor: str, direction: str, summary: dict[str, object],
-            raw: bytes = b"", at: float | None = None) -> None:
-        t = (at if at is not None else time.time()) - self.start
+            raw: bytes = b"", at: float | None = None, local: Address | None = None,
+            peer: Address | None = None) -> None:
+        wall = at if at is not None else time.time()
         hexed = raw[:MAX_HEX_IN_TRANSCRIPT].hex()
         if len(raw) > MAX_HEX_IN_TRANSCRIPT:
             summary = {**summary, "raw_truncated_from": len(raw)}
-        self.entries.append(TranscriptEntry(round(t, 6), actor, direction, summary, hexed))
+        self.entries.append(TranscriptEntry(
+            round(wall - self.start, 6), actor, direction, summary, hexed, wall=wall,
+            local=str(local) if local is not None else None,
+            peer=str(peer) if peer is not None else None))
 
     def note(self, actor: str, text: str, **extra: object) -> None:
         self.add(actor, "note", {"note": text, **extra})
 
 
-def _observer(name: str, transcript: Transcript) -> Observer:
-    def observer(direction: str, ts: float, event: Event | None, raw: bytes) -> None:
-        transcript.add(name, direction, summarize(event, raw), raw, at=ts)
-    return observer
+class _Recorder:
+    """A connection's observer: each write and read becomes a transcript entry."""
+
+    def __init__(self, actor: str, transcript: Transcript, peer_name: str) -> None:
+        self.actor = actor
+        self.transcript = transcript
+        self.peer_name = peer_name
+        self.local: Address | None = None
+        self.peer: Address | None = None
+
+    def __call__(self, direction: str, wall: float, what: object, raw: bytes) -> None:
+        self.transcript.add(self.actor, direction, summarize(what, raw, self.peer_name), raw,
+                            at=wall, local=self.local, peer=self.peer)
+
+    def note(self, text: str, at: float | None = None, **extra: object) -> None:
+        self.transcript.add(self.actor, "note", {"note": text, **extra}, at=at,
+                            local=self.local, peer=self.peer)
 
 
 class Actor:
     peer = "the server"  # who is at the other end, for messages
 
-    def __init__(self, name: str, conn: Connection, transcript: Transcript) -> None:
+    def __init__(self, name: str, conn: Connection, transcript: Transcript,
+                 recorder: _Recorder | None = None) -> None:
         self.name = name
         self.conn = conn
         self.transcript = transcript
+        self.recorder = recorder or _Recorder(name, transcript, self.peer)
         self.pending: deque[Arrival] = deque()
-        self.ended: Arrival | None = None  # sticky Closed / Garbage
+        self.ended: Arrival | None = None  # sticky END_OF_STREAM / Garbage
 
     @classmethod
     def open(cls, name: str, address: Address, transcript: Transcript,
              connect_timeout: float) -> Actor:
-        conn = Connection.open(address, timeout=connect_timeout,
-                               observer=_observer(name, transcript))
-        actor = cls(name, conn, transcript)
-        local = conn.sock.getsockname()
-        transcript.note(name, "connected", local=f"{local[0]}:{local[1]}", server=str(address))
+        recorder = _Recorder(name, transcript, cls.peer)
+        connecting = time.time()  # the note's time is the SYN's, not the handshake's end
+        conn = Connection.open(address, timeout=connect_timeout, observer=recorder)
+        recorder.local, recorder.peer = conn.local, conn.peer
+        actor = cls(name, conn, transcript, recorder)
+        recorder.note(NOTE_CONNECTED, at=connecting, local=str(conn.local), server=str(address))
         return actor
 
     @classmethod
     def accepted(cls, name: str, sock: socket.socket, transcript: Transcript,
                  peer: str) -> Actor:
         """An actor over a connection the harness accepted from ``peer``."""
-        host, port = sock.getpeername()[:2]
-        conn = Connection(sock, address=Address(host, port), observer=_observer(name, transcript))
-        actor = cls(name, conn, transcript)
+        recorder = _Recorder(name, transcript, peer)
+        remote = Address.of_socket(sock, peer=True)
+        conn = Connection(sock, address=remote, observer=recorder)
+        recorder.local, recorder.peer = conn.local, conn.peer
+        actor = cls(name, conn, transcript, recorder)
         actor.peer = peer
-        transcript.note(name, "accepted", remote=f"{host}:{port}")
+        recorder.note(NOTE_ACCEPTED, remote=str(remote))
         return actor
 
     @property
@@ -147,17 +168,24 @@ class Actor:
         return self.conn.closed
 
     # -- sending -------------------------------------------------------------
-    def send_bytes(self, data: bytes, chunk: int | None = None) -> None:
+    def send_bytes(self, data: bytes, about: object = None, chunk: int | None = None) -> None:
+        """Write ``data`` (in writes of ``chunk`` bytes when given); ``about`` is what the
+        transcript says it is (see ``summarize``): the first write carries it, later
+        chunks say which part they are."""
         if not chunk or chunk >= len(data):
-            self.conn.send_raw(data)
+            self.conn.send_raw(data, about)
             return
-        for i in range(0, len(data), chunk):
-            self.conn.send_raw(data[i:i + chunk])
+        starts = range(0, len(data), chunk)
+        for n, i in enumerate(starts):
+            part = f"{n + 1}/{len(starts)}"
+            label = ({**summarize(about, data, self.peer), "chunk": part} if n == 0
+                     else {"chunk": part})
+            self.conn.send_raw(data[i:i + chunk], label)
             time.sleep(0.001)
 
     def send_packets(self, packets: list[Packet], chunk: int | None = None) -> None:
         if chunk:
-            self.send_bytes(b"".join(encode(p) for p in packets), chunk)
+            self.send_bytes(b"".join(encode(p) for p in packets), packets, chunk)
         elif len(packets) == 1:
             self.conn.send(packets[0])
         else:
@@ -178,17 +206,15 @@ class Actor:
             event = self.conn.recv(max(remaining, 0.0))
         except ReceiveTimeout:
             return None
-        except ConnectionClosed:
-            self.ended = Arrival(Closed(), time.monotonic())
-            self.transcript.note(self.name, f"closed by {self.peer}")
+        except ConnectionClosed:  # the connection's observer recorded it
+            self.ended = Arrival(END_OF_STREAM, time.monotonic())
             return self.ended
-        except ProtocolError as exc:
+        except ProtocolError as exc:  # so did it the garbage, with every unframed byte
             self.ended = Arrival(Garbage(exc), time.monotonic())
-            self.transcript.add(self.name, "recv", {"garbage": str(exc)}, exc.raw)
             return self.ended
         except OSError as exc:
-            self.ended = Arrival(Closed(), time.monotonic())
-            self.transcript.note(self.name, f"connection error: {exc}")
+            self.ended = Arrival(END_OF_STREAM, time.monotonic())
+            self.recorder.note(f"connection error: {exc}")
             return self.ended
         return Arrival(event, time.monotonic())
 
@@ -205,7 +231,7 @@ class Actor:
     def close(self) -> None:
         if not self.conn.closed:
             self.conn.close()
-            self.transcript.note(self.name, "closed by the case")
+            self.recorder.note(NOTE_CLOSED)
 
 
 def wait_readable(actors: list[Actor], until: float) -> list[Actor]:

@@ -21,8 +21,8 @@ from typing import Any
 
 from ..protocol import AdminLine, AdminReplyCollector, Packet, printable, reply_is_list
 from ..results import FailureKind
-from ..wire import WireError
-from .actors import Actor, Closed, Garbage
+from ..wire import EndOfStream, WireError
+from .actors import Actor, Garbage
 from .case_runtime import CaseRuntime
 from .matchers import Captures, count_ok, describe, match
 from .outcome import StepFailure
@@ -34,7 +34,7 @@ def admin_exchange(rt: CaseRuntime, actor: Actor, command: bytes, eol: bytes,
                     requested: float | None) -> tuple[list[bytes], float | None]:
     """Send one admin line; return its reply lines and how late the reply was (or None)."""
     try:
-        actor.send_bytes(command + eol)
+        actor.send_bytes(command + eol, AdminLine(command))
     except WireError as exc:
         raise StepFailure(FailureKind.CLOSED, f"{actor.name}: sending {command!r} failed: "
                           f"{exc}", expected="the admin command is accepted",
@@ -53,7 +53,7 @@ def admin_exchange(rt: CaseRuntime, actor: Actor, command: bytes, eol: bytes,
                               actual=[line.decode("utf-8", "replace") for line in collector.lines]
                               or "nothing")
         item = arrival.item
-        if isinstance(item, (Closed, Garbage)):
+        if isinstance(item, (EndOfStream, Garbage)):
             raise ended_failure(item, actor, expected)
         if isinstance(item, Packet):
             if item.name in rt.noise:

@@ -3,7 +3,10 @@
 Strategy: ``build_send`` turns a ``send`` step into the exact bytes to write:
 well-formed packets through ``Packet.build`` and ``encode``, malformed ones
 field by field through ``encode_raw`` (any magic, any type number, fields
-joined with NUL or a raw payload, any declared size), raw hex as is.
+joined with NUL or a raw payload, any declared size), raw hex as is. With the
+bytes it returns what they are, from what it built (the ``Packet``, the
+``AdminLine``, the fields of a malformed packet), for the transcript: the
+bytes are never decoded again to say what was sent.
 ``packet_matches`` judges one received event against an ``expect`` spec:
 packet type, magic (``\\0RES`` unless the spec says otherwise) and each named
 or positional argument through the matchers; captures are returned, not
@@ -16,7 +19,7 @@ the other way round.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..protocol import (
     SPECS,
@@ -26,9 +29,10 @@ from ..protocol import (
     PacketType,
     encode,
     encode_raw,
+    printable,
     spec_for,
 )
-from .actors import Item
+from .actors import Item, packet_summary
 from .matchers import Captures, describe, match
 from .values import ScenarioError, Variables, hex_bytes
 
@@ -41,8 +45,13 @@ def _magic(spec: Any, variables: Variables, default: Magic) -> bytes:
     return variables.value(spec)
 
 
+class Outgoing(NamedTuple):
+    data: bytes  # exactly what is written
+    about: Packet | AdminLine | dict[str, object] | None  # what it is (None: raw bytes)
+
+
 def build_packet(spec: dict[str, Any], variables: Variables,
-                 default: Magic = Magic.REQ) -> bytes:
+                 default: Magic = Magic.REQ) -> Outgoing:
     ptype = PacketType[spec["packet"]]
     pspec = SPECS[ptype]
     args = spec.get("args", {} if not pspec.args else None)
@@ -55,11 +64,15 @@ def build_packet(spec: dict[str, Any], variables: Variables,
     magic = spec.get("magic")
     if magic is None or magic in ("REQ", "RES"):
         packet = Packet.build(ptype, *values, magic=Magic[magic] if magic else default)
-        return encode(packet)
-    return encode_raw(_magic(magic, variables, default), int(ptype), b"\0".join(values))
+        return Outgoing(encode(packet), packet)
+    magic_bytes = _magic(magic, variables, default)
+    names = list(pspec.args) + [f"arg{i}" for i in range(len(pspec.args), len(values))]
+    return Outgoing(encode_raw(magic_bytes, int(ptype), b"\0".join(values)),
+                    {"magic": printable(magic_bytes), "type": ptype.name, "number": int(ptype),
+                     "args": {n: printable(v) for n, v in zip(names, values, strict=False)}})
 
 
-def build_malformed(spec: dict[str, Any], variables: Variables) -> bytes:
+def build_malformed(spec: dict[str, Any], variables: Variables) -> Outgoing:
     magic = _magic(spec.get("magic"), variables, Magic.REQ)
     ptype = spec.get("type", int(PacketType.ECHO_REQ))
     number = int(spec_for(ptype).type) if isinstance(ptype, str) else int(ptype)
@@ -67,21 +80,37 @@ def build_malformed(spec: dict[str, Any], variables: Variables) -> bytes:
         payload = variables.value(spec["payload"])
     else:
         payload = b"\0".join(variables.value(v) for v in spec.get("args", []))
-    return encode_raw(magic, number, payload, size=spec.get("size"))
+    data = encode_raw(magic, number, payload, size=spec.get("size"))
+    known = next((t.name for t in PacketType if int(t) == number), None)
+    return Outgoing(data, {"malformed": {
+        "magic": printable(magic), "type": known or number, "number": number,
+        "size": spec.get("size", len(payload)), "payload_bytes": len(payload)}})
+
+
+def _summary(about: Packet | AdminLine | dict[str, object] | None) -> dict[str, object]:
+    if isinstance(about, Packet):
+        return packet_summary(about)
+    if isinstance(about, AdminLine):
+        return {"line": printable(about.text)}
+    return dict(about or {})
 
 
 def build_send(spec: dict[str, Any], variables: Variables,
-               default: Magic = Magic.REQ) -> bytes:
+               default: Magic = Magic.REQ) -> Outgoing:
     if "packet" in spec:
         return build_packet(spec, variables, default)
     if "packets" in spec:
-        return b"".join(build_packet(p, variables, default) * int(p.get("times", 1))
-                        for p in spec["packets"])
+        built = [(build_packet(p, variables, default), int(p.get("times", 1)))
+                 for p in spec["packets"]]
+        return Outgoing(b"".join(out.data * times for out, times in built),
+                        {"packets": [_summary(out.about) for out, times in built
+                                     for _ in range(times)]})
     if "raw" in spec:
-        return hex_bytes(variables.expand_text(spec["raw"]))
+        return Outgoing(hex_bytes(variables.expand_text(spec["raw"])), None)
     if "line" in spec:
         line = variables.expand(spec["line"])
-        return line if line.endswith(b"\n") else line + b"\n"
+        data = line if line.endswith(b"\n") else line + b"\n"
+        return Outgoing(data, AdminLine(data[:-1].removesuffix(b"\r")))
     if "malformed" in spec:
         return build_malformed(spec["malformed"], variables)
     raise ScenarioError(f"send step has nothing to send: {dict(spec)}")
@@ -145,8 +174,6 @@ def describe_item(item: Item) -> Any:
     if isinstance(item, Packet):
         return dict(item.describe())
     if isinstance(item, AdminLine):
-        from ..protocol import printable
-
         return {"line": printable(item.text)}
     return repr(item)
 
@@ -158,8 +185,6 @@ def describe_briefly(item: Item) -> str:
         args = " ".join(f"{k}='{str(v)[:60]}'" for k, v in dict(d["args"]).items())
         return f"{item.name} ({d['magic']})" + (f" {args}" if args else "")
     if isinstance(item, AdminLine):
-        from ..protocol import printable
-
         return f"the line {printable(item.text)[:80]!r}"
     return repr(item)
 

@@ -67,9 +67,9 @@ def step_sleep(rt: CaseRuntime, body: Any) -> None:
 
 def step_send(rt: CaseRuntime, body: dict[str, Any]) -> None:
     actor = rt.actor(body["on"])
-    data = build_send(body, rt.variables, rt.sent_magic)
+    outgoing = build_send(body, rt.variables, rt.sent_magic)
     try:
-        actor.send_bytes(data, body.get("chunk"))
+        actor.send_bytes(outgoing.data, outgoing.about, body.get("chunk"))
     except WireError as exc:
         raise StepFailure(FailureKind.CLOSED, f"{actor.name}: sending failed: {exc}",
                           expected="the connection accepts the bytes",

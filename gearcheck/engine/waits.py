@@ -20,7 +20,8 @@ from typing import Any
 
 from ..protocol import Packet
 from ..results import FailureKind
-from .actors import Actor, Arrival, Closed, Garbage, wait_readable
+from ..wire import EndOfStream
+from .actors import Actor, Arrival, Garbage, wait_readable
 from .case_runtime import CaseRuntime
 from .matchers import undefined_references
 from .outcome import StepFailure
@@ -44,8 +45,8 @@ def late_failure(what: str, arrival_at: float, deadline: float, seconds: float,
         evidence={"deadline_s": round(seconds, 4), "late_by_s": round(late_by, 4)})
 
 
-def ended_failure(item: Closed | Garbage, actor: Actor, expected: Any) -> StepFailure:
-    if isinstance(item, Closed):
+def ended_failure(item: EndOfStream | Garbage, actor: Actor, expected: Any) -> StepFailure:
+    if isinstance(item, EndOfStream):
         return StepFailure(FailureKind.CLOSED, f"{actor.name}: {actor.peer} closed the "
                            "connection", expected=expected, actual="connection closed")
     return StepFailure(FailureKind.PROTOCOL, f"{actor.name}: {actor.peer} sent bytes that are "
@@ -66,7 +67,7 @@ def step_expect(rt: CaseRuntime, body: dict[str, Any]) -> None:
                               f"{hard - deadline:.2f} s grace",
                               expected=expected, actual="nothing")
         item = arrival.item
-        if isinstance(item, (Closed, Garbage)):
+        if isinstance(item, (EndOfStream, Garbage)):
             raise ended_failure(item, actor, expected)
         captures = packet_matches(body, item, rt.variables, rt.expected_magic)
         if captures is not None:
@@ -129,7 +130,7 @@ def step_expect_all(rt: CaseRuntime, body: list[dict[str, Any]]) -> None:
             arrival = rt.read(actor, min(hard, time.monotonic() + 0.05))
             if arrival is None:
                 continue
-            if isinstance(arrival.item, (Closed, Garbage)):
+            if isinstance(arrival.item, (EndOfStream, Garbage)):
                 if any(body[i]["on"] == actor.name for i in remaining):
                     raise ended_failure(arrival.item, actor,
                                  [describe_expect(body[i], rt.variables, rt.expected_magic)
@@ -173,7 +174,7 @@ def step_expect_silence(rt: CaseRuntime, body: dict[str, Any]) -> None:
             if arrival is None:
                 continue
             item = arrival.item
-            if isinstance(item, (Closed, Garbage)):
+            if isinstance(item, (EndOfStream, Garbage)):
                 raise ended_failure(item, actor, f"silence on {actor.name} for {window:.2f} s")
             if isinstance(item, Packet) and (item.name in rt.noise
                                              or rt.unsolicited(actor, item)):
@@ -199,7 +200,7 @@ def step_expect_close(rt: CaseRuntime, body: dict[str, Any]) -> None:
                               f"open after {seconds:.2f} s plus grace",
                               expected=expected, actual="connection open, nothing received")
         item = arrival.item
-        if isinstance(item, Closed):
+        if isinstance(item, EndOfStream):
             if arrival.at > deadline:
                 raise late_failure(f"{actor.name}: the close", arrival.at, deadline, seconds,
                             expected, "closed")

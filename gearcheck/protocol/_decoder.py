@@ -14,6 +14,13 @@ bytes are only ever the ones that actually arrived. Errors that break framing
 are fatal and repeat on every later call; errors on a packet whose extent was
 known (missing NUL separators, unexpected magic) are recoverable.
 
+Byte spans: ``offset`` (the stream offset of the next unread byte) read before
+and after ``next_event`` bounds exactly the bytes of the event it returned, or
+of the packet a recoverable error was raised for; a fatal error consumes
+nothing. That is how a caller that keeps its own copy of the bytes (the wire
+layer, for transcripts) reports what really arrived, with no re-encoding and
+at no cost to callers that do not ask.
+
 Speed: servers and load generators call ``next_event`` once per packet, so a
 complete, well-formed packet takes a fast path (one header unpack, one payload
 copy, no property calls); anything else (admin lines, partial headers, every

@@ -1,20 +1,32 @@
-"""A pcap per failing case, rebuilt from the case's transcript so Wireshark can dissect it.
+"""A pcap per failing case, from the bytes its connections really carried.
 
-Strategy: the transcript already holds every byte each actor sent and received
-(``raw_hex``) with its time. Each actor becomes one synthetic TCP connection
-on 127.0.0.1: client port 40000+n, server port 4730 (the IANA Gearman port, so
-Wireshark's and gearcheck's scapy dissectors bind to it), a three-way
-handshake before its first bytes, PSH/ACK segments whose sequence and
-acknowledgement numbers advance by exactly the bytes carried (so TCP
-reassembly works across segments), and FIN/ACK exchanges after its last
-event. Payloads larger than one segment are split. Frame times are the run's
-start plus the transcript offsets. Notes carry no bytes and are left out; the
-JSON report keeps them. Where the engine kept only the start of a huge
+Strategy: the transcript holds exactly the bytes each connection wrote and
+read (``raw_hex``), the wall-clock time of each write and read, and each
+connection's real endpoints (``local``, ``peer``), all recorded from the
+sockets as the case ran (engine.actors, wire.Connection). Each connection
+becomes one TCP stream between those endpoints (IPv4 or IPv6): a three-way
+handshake from the side that opened it (us, or the peer for an ``accepted``
+connection) at the time of its opening note, PSH/ACK segments at the times the
+bytes were written or read, whose sequence and acknowledgement numbers
+advance by exactly the bytes carried (so TCP reassembly works across
+segments), a FIN/ACK from us when the case closed it and from the peer when
+its end of the stream was read, and FINs for any side still open after the
+last entry. Payloads larger than one segment are split. Notes carry no bytes;
+the JSON report keeps them. Where the engine kept only the start of a huge
 payload (``raw_truncated_from``), the rest is zero bytes of the right length,
 so the Gearman framing stays intact for the packets after it.
 
+What it cannot know: link-layer addresses (zero MACs), TCP options and
+window sizes, the kernel's own segmentation and ACK timing, and the initial
+sequence numbers (made up per connection): the segments are one per write
+or per event read, and the handshake's and FINs' frames are a microsecond
+apart. A transcript from a report written before
+schema 1.1 has no endpoints or wall times: each actor then becomes one
+connection from 127.0.0.1:40000+n to 127.0.0.1:4730, at the run's start plus
+the transcript offsets.
+
 The frames are packed with ``struct`` (Ethernet, IPv4 with its header
-checksum, TCP with its pseudo-header checksum) and written as classic
+checksum or IPv6, TCP with its pseudo-header checksum) and written as classic
 little-endian pcap records (microsecond stamps, snaplen 65535, link type 1),
 the same bytes scapy's ``wrpcap`` writes for the same frames (the tests
 compare the two) at a fraction of the cost: building thousands of scapy
@@ -24,6 +36,7 @@ objects per failing case was most of a report's writing time.
 from __future__ import annotations
 
 import array
+import ipaddress
 import struct
 import sys
 from dataclasses import dataclass
@@ -31,7 +44,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
 
-from ..results import CaseResult, RunReport, TranscriptEntry, Verdict
+from ..results import NOTE_ACCEPTED, NOTE_CLOSED, CaseResult, RunReport, TranscriptEntry, Verdict
 
 GEARMAN_PORT = 4730
 FIRST_CLIENT_PORT = 40000
@@ -46,13 +59,15 @@ PCAP_VERDICTS = frozenset({Verdict.FAIL, Verdict.XFAIL, Verdict.XPASS, Verdict.E
 PCAP_MAGIC, SNAPLEN, LINKTYPE_ETHERNET = 0xA1B2C3D4, 65535, 1
 _FILE_HEADER = struct.pack("<IHHIIII", PCAP_MAGIC, 2, 4, 0, 0, SNAPLEN, LINKTYPE_ETHERNET)
 _RECORD = struct.Struct("<IIII")  # seconds, microseconds, captured length, wire length
-_ETHER = bytes(12) + b"\x08\x00"  # zero MACs, EtherType IPv4
-_IP_ADDR = bytes(int(part) for part in LOOPBACK.split("."))
+_ETHER_V4 = bytes(12) + b"\x08\x00"  # zero MACs, EtherType IPv4
+_ETHER_V6 = bytes(12) + b"\x86\xdd"  # zero MACs, EtherType IPv6
 _IP = struct.Struct("!BBHHHBBH4s4s")
+_IP6 = struct.Struct("!IHBB16s16s")
 _TCP = struct.Struct("!HHIIBBHHH")
 _TCP_FLAGS = {"S": 0x02, "SA": 0x12, "A": 0x10, "PA": 0x18, "FA": 0x11}
 _IP_ID, _TTL, _PROTO_TCP, _WINDOW = 1, 64, 6, 65535
 _BIG_ENDIAN_HOST = sys.byteorder == "big"
+_HANDSHAKE_LEAD_S = 0.000003  # the handshake's frames precede the first entry by this much
 
 
 def internet_checksum(data: bytes) -> int:
@@ -71,38 +86,72 @@ class Frame(NamedTuple):
     data: bytes  # the Ethernet frame
 
 
+class Endpoint(NamedTuple):
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address
+    port: int
+
+    @classmethod
+    def parse(cls, text: str) -> Endpoint | None:
+        """``host:port`` or ``[v6]:port`` with a numeric host, as the transcript writes it."""
+        host, sep, port = text.rpartition(":")
+        if not sep or not port.isdigit():
+            return None
+        try:
+            return cls(ipaddress.ip_address(host.strip("[]")), int(port))
+        except ValueError:
+            return None
+
+
 @dataclass
 class _Flow:
-    client_port: int
-    client_seq: int  # next sequence number the client will use
-    server_seq: int  # next sequence number the server will use
+    us: Endpoint
+    them: Endpoint
+    our_seq: int  # next sequence number we will use
+    their_seq: int  # next sequence number the peer will use
+    we_opened: bool = True
+    our_fin: bool = False
+    their_fin: bool = False
     last_t: float = 0.0
 
 
-def tcp_frame(sport: int, dport: int, seq: int, ack: int, flags: str,
+def tcp_frame(src: Endpoint, dst: Endpoint, seq: int, ack: int, flags: str,
               payload: bytes = b"") -> bytes:
-    """Ethernet + IPv4 + TCP (both checksums filled) carrying ``payload`` on loopback."""
-    header = _TCP.pack(sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, 5 << 4,
+    """Ethernet + IPv4/IPv6 + TCP (checksums filled) carrying ``payload`` from src to dst."""
+    header = _TCP.pack(src.port, dst.port, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, 5 << 4,
                        _TCP_FLAGS[flags], _WINDOW, 0, 0)
     segment_length = len(header) + len(payload)
-    pseudo = _IP_ADDR + _IP_ADDR + struct.pack("!BBH", 0, _PROTO_TCP, segment_length)
+    if src.ip.version == 4 and dst.ip.version == 4:
+        pseudo = (src.ip.packed + dst.ip.packed
+                  + struct.pack("!BBH", 0, _PROTO_TCP, segment_length))
+    else:
+        src, dst = _as_v6(src), _as_v6(dst)
+        pseudo = (src.ip.packed + dst.ip.packed
+                  + struct.pack("!IxxxB", segment_length, _PROTO_TCP))
     checksum = internet_checksum(pseudo + header + payload)
     header = header[:16] + struct.pack("!H", checksum) + header[18:]
-    ip = _IP.pack(0x45, 0, 20 + segment_length, _IP_ID, 0, _TTL, _PROTO_TCP, 0,
-                  _IP_ADDR, _IP_ADDR)
-    ip = ip[:10] + struct.pack("!H", internet_checksum(ip)) + ip[12:]
-    return _ETHER + ip + header + payload
+    if src.ip.version == 4:
+        ip = _IP.pack(0x45, 0, 20 + segment_length, _IP_ID, 0, _TTL, _PROTO_TCP, 0,
+                      src.ip.packed, dst.ip.packed)
+        ip = ip[:10] + struct.pack("!H", internet_checksum(ip)) + ip[12:]
+        return _ETHER_V4 + ip + header + payload
+    ip6 = _IP6.pack(6 << 28, segment_length, _PROTO_TCP, _TTL, src.ip.packed, dst.ip.packed)
+    return _ETHER_V6 + ip6 + header + payload
 
 
-def _frame(flow: _Flow, *, from_client: bool, flags: str, payload: bytes = b"",
+def _as_v6(end: Endpoint) -> Endpoint:
+    if end.ip.version == 6:
+        return end
+    return Endpoint(ipaddress.IPv6Address(f"::ffff:{end.ip}"), end.port)
+
+
+def _frame(flow: _Flow, *, ours: bool, flags: str, payload: bytes = b"",
            seq: int | None = None, ack: int | None = None) -> bytes:
-    sport, dport = ((flow.client_port, GEARMAN_PORT) if from_client
-                    else (GEARMAN_PORT, flow.client_port))
+    src, dst = (flow.us, flow.them) if ours else (flow.them, flow.us)
     if seq is None:
-        seq = flow.client_seq if from_client else flow.server_seq
+        seq = flow.our_seq if ours else flow.their_seq
     if ack is None:
-        ack = flow.server_seq if from_client else flow.client_seq
-    return tcp_frame(sport, dport, seq, ack, flags, payload)
+        ack = flow.their_seq if ours else flow.our_seq
+    return tcp_frame(src, dst, seq, ack, flags, payload)
 
 
 def _base_time(report: RunReport | None) -> float:
@@ -124,45 +173,96 @@ def _entry_bytes(entry: TranscriptEntry) -> bytes:
     return data
 
 
+def _connection_of(entry: TranscriptEntry) -> tuple[Endpoint, Endpoint] | None:
+    """The entry's real (us, them) endpoints, when the transcript recorded them."""
+    if entry.local is None or entry.peer is None:
+        return None
+    us, them = Endpoint.parse(entry.local), Endpoint.parse(entry.peer)
+    return (us, them) if us is not None and them is not None else None
+
+
 def transcript_frames(transcript: list[TranscriptEntry], base_time: float = 0.0) -> list[Frame]:
-    """Ethernet frames carrying the transcript's bytes, one TCP connection per actor."""
-    flows: dict[str, _Flow] = {}
+    """Ethernet frames carrying the transcript's bytes, one TCP connection per connection."""
+    flows: dict[tuple[str, Endpoint | None, Endpoint | None], _Flow] = {}
     frames: list[Frame] = []
+    synthetic = 0
 
     def stamp(data: bytes, t: float) -> None:
-        frames.append(Frame(base_time + t, data))
+        frames.append(Frame(t, data))
 
-    for entry in transcript:
-        if entry.direction not in ("send", "recv") or not entry.raw_hex:
-            continue
-        data = _entry_bytes(entry)
-        flow = flows.get(entry.actor)
-        if flow is None:
-            index = len(flows)
-            flow = _Flow(FIRST_CLIENT_PORT + index, 1_000_000 * (index + 1), 500_000_000 + index)
-            flows[entry.actor] = flow
-            t0 = max(entry.t - 0.000003, 0.0)
-            stamp(_frame(flow, from_client=True, flags="S", ack=0), t0)
-            flow.client_seq += 1
-            stamp(_frame(flow, from_client=False, flags="SA"), t0 + 0.000001)
-            flow.server_seq += 1
-            stamp(_frame(flow, from_client=True, flags="A"), t0 + 0.000002)
-        from_client = entry.direction == "send"
+    def segments(flow: _Flow, ours: bool, data: bytes, t: float) -> None:
         for start in range(0, len(data), SEGMENT_BYTES):
             chunk = data[start:start + SEGMENT_BYTES]
-            stamp(_frame(flow, from_client=from_client, flags="PA", payload=chunk), entry.t)
-            if from_client:
-                flow.client_seq += len(chunk)
+            stamp(_frame(flow, ours=ours, flags="PA", payload=chunk), t)
+            if ours:
+                flow.our_seq += len(chunk)
             else:
-                flow.server_seq += len(chunk)
-        flow.last_t = entry.t
+                flow.their_seq += len(chunk)
+
+    def fin(flow: _Flow, ours: bool, t: float) -> None:
+        stamp(_frame(flow, ours=ours, flags="FA"), t)
+        if ours:
+            flow.our_seq += 1
+            flow.our_fin = True
+        else:
+            flow.their_seq += 1
+            flow.their_fin = True
+        stamp(_frame(flow, ours=not ours, flags="A"), t + 0.000001)
+
+    def time_of(entry: TranscriptEntry) -> float:
+        return entry.wall if entry.wall is not None else base_time + entry.t
+
+    # In time order: events decoded from one earlier read come after later writes in the
+    # transcript, but were on the wire first (and the writes' ACKs acknowledge them).
+    for entry in sorted(transcript, key=time_of):
+        if entry.direction not in ("send", "recv", "note"):
+            continue
+        real = _connection_of(entry)
+        if real is None and (entry.direction == "note" or not entry.raw_hex):
+            continue  # an old transcript's notes say nothing about its synthetic flows
+        t = time_of(entry)
+        key = (entry.actor, *(real or (None, None)))
+        flow = flows.get(key)
+        if flow is None:
+            index = len(flows)
+            if real is None:
+                real = (Endpoint(ipaddress.IPv4Address(LOOPBACK), FIRST_CLIENT_PORT + synthetic),
+                        Endpoint(ipaddress.IPv4Address(LOOPBACK), GEARMAN_PORT))
+                synthetic += 1
+            flow = _Flow(real[0], real[1], 1_000_000 * (index + 1), 500_000_000 + index,
+                         we_opened=entry.summary.get("note") != NOTE_ACCEPTED)
+            flows[key] = flow
+            # a connection's opening note is when it was opened; without one (an old
+            # transcript) the handshake just precedes the first bytes
+            t0 = t if entry.direction == "note" else max(t - _HANDSHAKE_LEAD_S, 0.0)
+            opener = flow.we_opened
+            stamp(_frame(flow, ours=opener, flags="S", ack=0), t0)
+            if opener:
+                flow.our_seq += 1
+            else:
+                flow.their_seq += 1
+            stamp(_frame(flow, ours=not opener, flags="SA"), t0 + 0.000001)
+            if opener:
+                flow.their_seq += 1
+            else:
+                flow.our_seq += 1
+            stamp(_frame(flow, ours=opener, flags="A"), t0 + 0.000002)
+        flow.last_t = t
+        if entry.direction == "note":
+            if entry.summary.get("note") == NOTE_CLOSED and not flow.our_fin:
+                fin(flow, True, t)
+        elif entry.raw_hex:
+            segments(flow, entry.direction == "send", _entry_bytes(entry), t)
+        elif entry.direction == "recv" and "garbage" not in entry.summary \
+                and not flow.their_fin:
+            fin(flow, False, t)  # a read with no bytes: the peer closed its side
     for flow in flows.values():
         t = flow.last_t + 0.000001
-        stamp(_frame(flow, from_client=True, flags="FA"), t)
-        flow.client_seq += 1
-        stamp(_frame(flow, from_client=False, flags="FA"), t + 0.000001)
-        flow.server_seq += 1
-        stamp(_frame(flow, from_client=True, flags="A"), t + 0.000002)
+        if not flow.our_fin:
+            fin(flow, True, t)
+        if not flow.their_fin:
+            fin(flow, False, t + 0.000002)
+    frames.sort(key=lambda f: f.time)
     return frames
 
 
@@ -172,6 +272,8 @@ def pcap_bytes(frames: list[Frame]) -> bytes:
     for frame in frames:
         seconds = int(frame.time)
         micros = round((frame.time - seconds) * 1_000_000)
+        if micros == 1_000_000:
+            seconds, micros = seconds + 1, 0
         out.append(_RECORD.pack(seconds, micros, len(frame.data), len(frame.data)))
         out.append(frame.data)
     return b"".join(out)
@@ -180,9 +282,9 @@ def pcap_bytes(frames: list[Frame]) -> bytes:
 def write_case_pcap(result: CaseResult, path: Path | str, report: RunReport | None = None
                     ) -> Path | None:
     """Write the case's transcript as a pcap; None when the transcript carries no bytes."""
-    frames = transcript_frames(result.transcript, _base_time(report))
-    if not frames:
+    if not any(entry.raw_hex for entry in result.transcript):
         return None
+    frames = transcript_frames(result.transcript, _base_time(report))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pcap_bytes(frames))

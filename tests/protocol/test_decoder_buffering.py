@@ -72,3 +72,29 @@ def test_large_payload_in_many_chunks() -> None:
     packet = d.next_event()
     assert packet.args[2] == b"y" * 3_000_000
     assert d.buffered == 0
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 12, 100, 1 << 20])
+def test_offset_before_and_after_an_event_spans_exactly_its_bytes(chunk: int) -> None:
+    """How wire.Connection knows the bytes of each event without re-encoding it."""
+    from gearcheck.protocol import MissingArgumentsError, encode_raw
+
+    short = encode_raw(b"\0RES", int(T.JOB_ASSIGN), b"H:1")  # recoverable: args missing
+    parts = [_submit(1), b"OK\r\n", short, _submit(2, 70_000), b"\n", _submit(3, 0)]
+    stream = b"".join(parts)
+    d = Decoder()
+    spans: list[bytes] = []
+    for i in range(0, len(stream), chunk):
+        d.feed(stream[i:i + chunk])
+        while True:
+            start = d.offset
+            try:
+                event = d.next_event()
+            except MissingArgumentsError:
+                event = None
+                assert d.offset > start
+            if d.offset > start:
+                spans.append(stream[start:d.offset])
+            if event is None and d.offset == start:
+                break
+    assert spans == parts

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -49,16 +50,41 @@ def test_the_engine_run_produces_every_report(gearmand_run: tuple[RunReport, Pat
 
 def test_the_failing_case_pcap_holds_its_wire_bytes(gearmand_run: tuple[RunReport, Path]
                                                     ) -> None:
+    """The capture is the connection as it was: the socket's real ports, the real times."""
     report, outdir = gearmand_run
     case = next(r for r in report.results if r.case_id == "GM-ECHO-902")
+    server_port = int(report.server.address.rsplit(":", 1)[1])
+    assert server_port != 4730  # the harness started gearmand on a free port
+    wire = [e for e in case.transcript if e.direction in ("send", "recv") and e.raw_hex]
+    assert {e.peer for e in wire} == {report.server.address}
+    (local,) = {e.local for e in wire}
+    assert local is not None
+    client_port = int(local.rsplit(":", 1)[1])
     frames = rdpcap(str(outdir / "pcap" / "GM-ECHO-902.pcap"))
-    sent = b"".join(bytes(f[TCP].payload) for f in frames if f[TCP].dport == 4730)
-    received = b"".join(bytes(f[TCP].payload) for f in frames if f[TCP].sport == 4730)
-    assert sent == b"".join(bytes.fromhex(e.raw_hex) for e in case.transcript
-                            if e.direction == "send")
-    assert received == b"".join(bytes.fromhex(e.raw_hex) for e in case.transcript
+    assert {(f[TCP].sport, f[TCP].dport) for f in frames} == {
+        (client_port, server_port), (server_port, client_port)}
+    assert str(frames[0][TCP].flags) == "S" and frames[0][TCP].dport == server_port
+    sent = b"".join(bytes(f[TCP].payload) for f in frames if f[TCP].dport == server_port)
+    received = b"".join(bytes(f[TCP].payload) for f in frames if f[TCP].sport == server_port)
+    assert sent == b"".join(bytes.fromhex(e.raw_hex) for e in wire if e.direction == "send")
+    assert received == b"".join(bytes.fromhex(e.raw_hex) for e in wire
                                 if e.direction == "recv")
     assert b"\0RES\0\0\0\x11" in received  # the real ECHO_RES gearmand sent
+    # each segment carries the wall-clock time its bytes were written or read
+    data_times = [float(f.time) for f in frames if bytes(f[TCP].payload)]
+    assert data_times == [pytest.approx(e.wall, abs=1e-6) for e in wire]
+    started = datetime.fromisoformat(report.started_at.replace("Z", "+00:00")).timestamp()
+    assert started - 1 < data_times[0] < started + report.duration_s + 1
+
+
+def test_dissect_shows_the_real_server_port(gearmand_run: tuple[RunReport, Path],
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    report, outdir = gearmand_run
+    assert cli_main(["dissect", str(outdir / "pcap" / "GM-ECHO-902.pcap")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2, lines
+    assert f"> {report.server.address}  REQ ECHO_REQ" in lines[0]
+    assert f"< {report.server.address}  RES ECHO_RES" in lines[1]
 
 
 def test_the_gate_on_a_real_report(gearmand_run: tuple[RunReport, Path], tmp_path: Path,

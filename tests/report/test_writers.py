@@ -264,3 +264,87 @@ def test_pcap_bytes_are_what_scapy_writes_for_the_same_frames(report: RunReport,
         rebuilt.append(pkt)
     wrpcap(str(tmp_path / "scapy.pcap"), rebuilt)
     assert ours.read_bytes() == (tmp_path / "scapy.pcap").read_bytes()
+
+
+# --- pcap from a 1.1 transcript: real endpoints and times --------------------------------
+
+def _real_transcript(us: str, them: str, *, accepted: bool = False) -> list:  # type: ignore[type-arg]
+    from gearcheck.protocol import Packet, encode
+    from gearcheck.results import NOTE_ACCEPTED, NOTE_CLOSED, NOTE_CONNECTED, TranscriptEntry
+
+    req = encode(Packet.build("ECHO_REQ", b"abc")).hex()
+    res = encode(Packet.build("ECHO_RES", b"abc")).hex()
+    t0 = 1_750_000_000.25
+    opened = NOTE_ACCEPTED if accepted else NOTE_CONNECTED
+
+    def entry(dt: float, direction: str, summary: dict, raw: str = "") -> TranscriptEntry:  # type: ignore[type-arg]
+        return TranscriptEntry(dt, "client", direction, summary, raw, wall=t0 + dt, local=us,
+                               peer=them)
+
+    return [entry(0.0, "note", {"note": opened}), entry(0.001, "send", {"type": "ECHO_REQ"}, req),
+            # a later write comes first in the transcript, but the reply was read before it
+            entry(0.003, "send", {"type": "ECHO_REQ"}, req),
+            entry(0.002, "recv", {"type": "ECHO_RES"}, res),
+            entry(0.004, "recv", {"note": "closed by the server"}),
+            entry(0.005, "note", {"note": NOTE_CLOSED})]
+
+
+def test_pcap_uses_the_recorded_endpoints_and_times(tmp_path: Path) -> None:
+    from gearcheck.report.pcap import write_case_pcap
+
+    case = make_case("GM-REAL-001", Verdict.FAIL,
+                     transcript=_real_transcript("127.0.0.1:51234", "127.0.0.2:4791"))
+    path = write_case_pcap(case, tmp_path / "real.pcap")
+    assert path is not None
+    frames = list(rdpcap(str(path)))
+    rows = [(f["IP"].src, f[TCP].sport, f["IP"].dst, f[TCP].dport, str(f[TCP].flags),
+             len(bytes(f[TCP].payload)), round(float(f.time) - 1_750_000_000.25, 6))
+            for f in frames]
+    us, them = ("127.0.0.1", 51234), ("127.0.0.2", 4791)
+    assert rows == [
+        (*us, *them, "S", 0, 0.0), (*them, *us, "SA", 0, 0.000001), (*us, *them, "A", 0, 0.000002),
+        (*us, *them, "PA", 15, 0.001), (*them, *us, "PA", 15, 0.002), (*us, *them, "PA", 15, 0.003),
+        (*them, *us, "FA", 0, 0.004), (*us, *them, "A", 0, 0.004001),
+        (*us, *them, "FA", 0, 0.005), (*them, *us, "A", 0, 0.005001)]
+    # sequence numbers follow the bytes both ways, acknowledgements what was read before
+    sent = [f for f in frames if f[TCP].sport == 51234 and bytes(f[TCP].payload)]
+    assert sent[1][TCP].seq == sent[0][TCP].seq + 15
+    reply = next(f for f in frames if f[TCP].sport == 4791 and bytes(f[TCP].payload))
+    assert sent[1][TCP].ack == reply[TCP].seq + 15
+    for f in frames:  # both checksums as scapy computes them
+        rebuilt = f.copy()
+        del rebuilt["IP"].chksum, rebuilt[TCP].chksum
+        again = rebuilt.__class__(bytes(rebuilt))
+        assert (again["IP"].chksum, again[TCP].chksum) == (f["IP"].chksum, f[TCP].chksum)
+
+
+def test_pcap_of_an_accepted_connection_starts_with_the_peer_s_syn(tmp_path: Path) -> None:
+    from gearcheck.report.pcap import write_case_pcap
+
+    case = make_case("GM-REAL-002", Verdict.FAIL,
+                     transcript=_real_transcript("127.0.0.1:4730", "127.0.0.1:40999",
+                                                 accepted=True))
+    path = write_case_pcap(case, tmp_path / "accepted.pcap")
+    assert path is not None
+    first = rdpcap(str(path))[0]
+    assert (str(first[TCP].flags), first[TCP].sport, first[TCP].dport) == ("S", 40999, 4730)
+
+
+def test_pcap_over_ipv6_has_valid_checksums(tmp_path: Path) -> None:
+    from scapy.layers.inet6 import IPv6
+    from scapy.layers.l2 import Ether
+
+    from gearcheck.report.pcap import write_case_pcap
+
+    case = make_case("GM-REAL-003", Verdict.FAIL,
+                     transcript=_real_transcript("[::1]:50000", "[::1]:4791"))
+    path = write_case_pcap(case, tmp_path / "v6.pcap")
+    assert path is not None
+    frames = list(rdpcap(str(path)))
+    assert len(frames) == 10 and all(IPv6 in f for f in frames)
+    for f in frames:
+        rebuilt = Ether(bytes(f))
+        del rebuilt[TCP].chksum
+        assert Ether(bytes(rebuilt))[TCP].chksum == f[TCP].chksum
+    assert {(f[IPv6].src, f[TCP].dport) for f in frames if f[TCP].sport == 50000} == {
+        ("::1", 4791)}
