@@ -21,6 +21,7 @@ Specs:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from .values import Variables, describe_bytes, hex_bytes
@@ -55,13 +56,13 @@ def match(spec: Any, actual: bytes, variables: Variables, captures: Captures) ->
     return ok
 
 
-def _length_ok(spec: Any, n: int) -> bool:
+def _length_ok(spec: int | Mapping[str, int], n: int) -> bool:
     if isinstance(spec, int):
         return n == spec
     return spec.get("min", 0) <= n <= spec.get("max", n)
 
 
-def count_ok(spec: Any, n: int) -> bool:
+def count_ok(spec: int | Mapping[str, int], n: int) -> bool:
     return _length_ok(spec, n)
 
 

@@ -113,7 +113,7 @@ def execute(scenario: Scenario, rt: CaseRuntime) -> tuple[Verdict, dict[str, Any
 
     The actors stay open; the caller closes them (``rt.close_all()``).
     """
-    verdict, fields = Verdict.PASS, {}
+    verdict, fields = Verdict.PASS, dict[str, Any]()
     try:
         for name in scenario.actors:
             rt.connect(name)

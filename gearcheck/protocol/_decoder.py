@@ -129,7 +129,8 @@ class Decoder:
             if magic is not None and size <= self.max_payload and number in _TYPES:
                 end = pos + HEADER_SIZE + size
                 if end > have:
-                    return self._need_more()
+                    self._need_more()
+                    return None
                 payload = bytes(buf[pos + HEADER_SIZE:end])
                 start = self._consumed + pos
                 if end >= have:             # the common case: the buffer is used up
@@ -175,29 +176,31 @@ class Decoder:
             return self._next_line()
         if avail < HEADER_SIZE:
             if avail >= 4 and bytes(buf[pos:pos + 4]) not in _MAGICS:
-                return self._fail(BadMagicError(
+                raise self._fatal(BadMagicError(
                     f"bad magic {bytes(buf[pos:pos + 4])!r} at offset {self.offset}: "
                     f"expected \\0REQ or \\0RES", offset=self.offset, raw=bytes(buf[pos:pos + 4])))
-            return self._need_more()
+            self._need_more()
+            return None
         magic = _MAGICS.get(bytes(buf[pos:pos + 4]))
         header = bytes(buf[pos:pos + HEADER_SIZE])
         if magic is None:
-            return self._fail(BadMagicError(
+            raise self._fatal(BadMagicError(
                 f"bad magic {header[:4]!r} at offset {self.offset}: expected \\0REQ or \\0RES",
                 offset=self.offset, raw=header))
         number, size = _TYPE_SIZE.unpack_from(buf, pos + 4)
         ptype = _TYPES.get(number)
         if ptype is None:
-            return self._fail(UnknownPacketTypeError(
+            raise self._fatal(UnknownPacketTypeError(
                 f"unknown packet type {number} at offset {self.offset} "
                 f"(known types are 1..{MAX_PACKET_TYPE})", offset=self.offset, raw=header))
         if size > self.max_payload:
-            return self._fail(PacketTooLargeError(
+            raise self._fatal(PacketTooLargeError(
                 f"{ptype.name} at offset {self.offset} declares a {size}-byte payload, "
                 f"over the {self.max_payload}-byte limit", offset=self.offset, raw=header))
         end = pos + HEADER_SIZE + size
         if len(buf) < end:
-            return self._need_more()
+            self._need_more()
+            return None
         payload = bytes(buf[pos + HEADER_SIZE:end])
         start = self.offset
         self._advance(end)
@@ -236,10 +239,11 @@ class Decoder:
         nl = buf.find(b"\n", pos, pos + self.max_line + 1)
         if nl < 0:
             if len(buf) - pos > self.max_line:
-                return self._fail(AdminLineTooLongError(
+                raise self._fatal(AdminLineTooLongError(
                     f"admin line at offset {self.offset} is longer than {self.max_line} bytes "
                     f"with no newline", offset=self.offset, raw=bytes(buf[pos:pos + 64])))
-            return self._need_more()
+            self._need_more()
+            return None
         end = nl
         if end > pos and buf[end - 1] == 0x0D:
             end -= 1
@@ -248,13 +252,13 @@ class Decoder:
         return AdminLine(text)
 
     def _need_more(self) -> None:
+        """No complete event yet: fine, unless the peer closed in the middle of one."""
         if self._eof and self.buffered:
             what = "an admin line" if self._buf[self._pos] != 0 else "a binary packet"
-            self._fail(TruncatedPacketError(
+            raise self._fatal(TruncatedPacketError(
                 f"connection closed in the middle of {what}: {self.buffered} byte(s) "
                 f"left at offset {self.offset}", offset=self.offset,
                 raw=bytes(self._buf[self._pos:self._pos + HEADER_SIZE])))
-        return None
 
     def _advance(self, new_pos: int) -> None:
         buf = self._buf
@@ -269,6 +273,7 @@ class Decoder:
         else:
             self._pos = new_pos
 
-    def _fail(self, error: ProtocolError) -> None:
+    def _fatal(self, error: ProtocolError) -> ProtocolError:
+        """Remember a framing error: every later call raises it again."""
         self._error = error
-        raise error
+        return error

@@ -218,13 +218,13 @@ def _reassemble(half: _HalfStream) -> tuple[bytes, list[int], list[float], str |
     if edges and edges[0] > 0:
         hole = (0, edges[0])
     else:
-        for i, time in enumerate(arrival):
-            if time is None:
+        for i, arrived in enumerate(arrival):
+            if arrived is None:
                 hole = (edges[i], edges[i + 1] - edges[i])
                 break
             data += pieces[i]
             ends.append(len(data))
-            times.append(time)
+            times.append(arrived)
     if hole is None:
         return bytes(data), ends, times, None
     return (bytes(data), ends, times,

@@ -240,7 +240,7 @@ class Gearman(ScapyPacket):
         return tuple(bytes(self.body or b"").split(b"\0", SPECS[ptype].arity - 1))
 
     def named_args(self) -> dict[str, bytes]:
-        spec = SPECS.get(self.packet_type) if self.packet_type else None  # type: ignore[arg-type]
+        spec = SPECS.get(self.packet_type) if self.packet_type else None
         names = spec.args if spec else ()
         return dict(zip(names, self.args, strict=False))
 
@@ -398,10 +398,13 @@ def summarize(pkt: ScapyPacket, *, full: bool = False) -> str:
     if not isinstance(pkt, Gearman):
         return pkt.summary()
     magic = pkt.getfieldval("magic")
-    side = {Magic.REQ.value: "REQ", Magic.RES.value: "RES"}.get(
-        bytes(magic) if magic is not None else None, f"magic={magic!r}" if magic else "")
     if magic is None:  # what _MagicField will send
         side = "RES" if pkt.packet_type and SPECS[pkt.packet_type].magic is Magic.RES else "REQ"
+    elif magic:
+        side = {Magic.REQ.value: "REQ", Magic.RES.value: "RES"}.get(bytes(magic),
+                                                                    f"magic={magic!r}")
+    else:
+        side = ""
     name = pkt.packet_type.name if pkt.packet_type else f"type={pkt.type}"
     parts = [side, name]
     if pkt.spec is None:

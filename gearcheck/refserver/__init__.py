@@ -15,19 +15,14 @@ Modules, each with one job:
   persistence  background jobs in SQLite (WAL, group commit)
   frames       response bytes through the codec
   server       lifecycle: start, restore, listen, signals, stop
+  version      the version the admin `version` command reports
 """
 
 from __future__ import annotations
 
-from importlib import metadata
-
 from .config import ServerConfig, add_arguments, config_from_args
 from .server import ReferenceServer, run, serve
-
-try:
-    __version__ = metadata.version("gearcheck")
-except metadata.PackageNotFoundError:  # running from a source tree without install
-    __version__ = "0.0.0+source"
+from .version import __version__
 
 __all__ = ["ReferenceServer", "ServerConfig", "__version__", "add_arguments",
            "config_from_args", "run", "serve"]

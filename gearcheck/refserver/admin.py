@@ -31,6 +31,7 @@ from typing import Protocol
 from . import frames
 from .broker import Broker
 from .jobs import HIGH, LOW, NORMAL, Function, JobTable
+from .version import __version__
 
 _INCOMPLETE = "An incomplete set of arguments was sent to this command "
 _LEVEL_NAMES = {logging.DEBUG: "DEBUG", logging.INFO: "INFO", logging.WARNING: "WARNING",
@@ -122,7 +123,6 @@ class Admin:
 
     # -- values --------------------------------------------------------------------
     def version(self, tokens: list[bytes]) -> bytes:
-        from . import __version__
         return frames.admin_value(__version__)
 
     def getpid(self, tokens: list[bytes]) -> bytes:

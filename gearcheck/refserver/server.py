@@ -27,7 +27,8 @@ import gc
 import logging
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from .admin import Admin
 from .broker import Broker
@@ -131,6 +132,16 @@ def _announce(server: ReferenceServer) -> None:
           flush=True)
 
 
+def _event_loop_runner() -> Callable[[Coroutine[Any, Any, None]], None]:
+    """uvloop's ``run`` when it is installed, else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run
+    runner: Callable[[Coroutine[Any, Any, None]], None] = uvloop.run
+    return runner
+
+
 def run(config: ServerConfig, on_ready: Callable[[ReferenceServer], None] = _announce) -> int:
     """Run the server until it is told to stop; the process exit code."""
     logging.basicConfig(level=config.logging_level, stream=sys.stderr,
@@ -138,14 +149,7 @@ def run(config: ServerConfig, on_ready: Callable[[ReferenceServer], None] = _ann
     logging.getLogger("gearcheck.refserver").setLevel(config.logging_level)
     gc.set_threshold(*GC_THRESHOLDS)
     try:
-        import uvloop
-    except ImportError:
-        uvloop = None  # type: ignore[assignment]
-    try:
-        if uvloop is not None:
-            uvloop.run(serve(config, on_ready))
-        else:
-            asyncio.run(serve(config, on_ready))
+        _event_loop_runner()(serve(config, on_ready))
     except PersistenceError as exc:
         print(f"gearcheck serve: {exc}", file=sys.stderr)
         return 2
