@@ -93,16 +93,15 @@ class Transcript:
         self.entries: list[TranscriptEntry] = []
 
     def add(self, actor: str, direction: str, summary: dict[str, object],
-            raw: bytes = b"", at: float | None = None, local: Address | None = None,
-            peer: Address | None = None) -> None:
+            raw: bytes = b"", at: float | None = None, local: str | None = None,
+            peer: str | None = None) -> None:
         wall = at if at is not None else time.time()
         hexed = raw[:MAX_HEX_IN_TRANSCRIPT].hex()
         if len(raw) > MAX_HEX_IN_TRANSCRIPT:
             summary = {**summary, "raw_truncated_from": len(raw)}
         self.entries.append(TranscriptEntry(
             round(wall - self.start, 6), actor, direction, summary, hexed, wall=wall,
-            local=str(local) if local is not None else None,
-            peer=str(peer) if peer is not None else None))
+            local=local, peer=peer))
 
     def note(self, actor: str, text: str, **extra: object) -> None:
         self.add(actor, "note", {"note": text, **extra})
@@ -115,8 +114,12 @@ class _Recorder:
         self.actor = actor
         self.transcript = transcript
         self.peer_name = peer_name
-        self.local: Address | None = None
-        self.peer: Address | None = None
+        self.local: str | None = None  # the connection's endpoints, once it has them
+        self.peer: str | None = None
+
+    def bind(self, conn: Connection) -> None:
+        self.local = str(conn.local) if conn.local is not None else None
+        self.peer = str(conn.peer) if conn.peer is not None else None
 
     def __call__(self, direction: str, wall: float, what: object, raw: bytes) -> None:
         self.transcript.add(self.actor, direction, summarize(what, raw, self.peer_name), raw,
@@ -145,7 +148,7 @@ class Actor:
         recorder = _Recorder(name, transcript, cls.peer)
         connecting = time.time()  # the note's time is the SYN's, not the handshake's end
         conn = Connection.open(address, timeout=connect_timeout, observer=recorder)
-        recorder.local, recorder.peer = conn.local, conn.peer
+        recorder.bind(conn)
         actor = cls(name, conn, transcript, recorder)
         recorder.note(NOTE_CONNECTED, at=connecting, local=str(conn.local), server=str(address))
         return actor
@@ -157,7 +160,7 @@ class Actor:
         recorder = _Recorder(name, transcript, peer)
         remote = Address.of_socket(sock, peer=True)
         conn = Connection(sock, address=remote, observer=recorder)
-        recorder.local, recorder.peer = conn.local, conn.peer
+        recorder.bind(conn)
         actor = cls(name, conn, transcript, recorder)
         actor.peer = peer
         recorder.note(NOTE_ACCEPTED, remote=str(remote))
