@@ -66,11 +66,13 @@ class TranscriptEntry:
     """One write, one event read, or one note of a case's connections.
 
     ``raw_hex`` holds exactly the bytes written or read (never a re-encoding); a "recv"
-    with no bytes is the peer closing the connection. ``wall``, ``local`` and ``peer``
-    (schema 1.1; None in older reports and on notes that belong to no connection) are the
-    wall-clock time of the write, or of the socket read that completed the event, and the
-    socket's real endpoints as "host:port" ("[v6]:port"), so a capture can be rebuilt as
-    it was on the wire.
+    with no bytes is the peer closing the connection. ``wall`` (schema 1.1) is the
+    wall-clock time of the write, or of the socket read that completed the event.
+    ``local`` and ``peer`` (1.1) are the socket's real endpoints as "host:port"
+    ("[v6]:port"), on the notes that open (``NOTE_CONNECTED``, ``NOTE_ACCEPTED``) and close
+    a connection: the actor's writes and reads in between were on that connection (once
+    per connection, not per entry). With them a capture can be rebuilt as it was on the
+    wire. All three are None in reports written before 1.1.
     """
 
     t: float  # seconds since the case started
@@ -79,8 +81,8 @@ class TranscriptEntry:
     summary: dict[str, Any]  # decoded: {"type": "ECHO_RES", "args": {...}} or {"line": "..."}
     raw_hex: str = ""
     wall: float | None = None  # seconds since the epoch
-    local: str | None = None  # our end of the connection
-    peer: str | None = None  # the other end
+    local: str | None = None  # our end of the connection (on its notes)
+    peer: str | None = None  # the other end (likewise)
 
     def to_dict(self) -> dict[str, Any]:
         # Not asdict: its deep copy of every summary cost seconds on a run with tens of

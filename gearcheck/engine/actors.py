@@ -13,12 +13,14 @@ bytes written and what the step said they are (a packet it built, an admin
 line, the scenario's raw or malformed bytes: never a decoding of what was
 just encoded), every event read with the bytes the decoder consumed for it
 (never a re-encoding), the end of the stream once, as a "recv" with no
-bytes. Each entry has the wall-clock time of the write or read and the
-socket's real local and peer endpoints, so a capture can be rebuilt as it was
-on the wire (report.pcap). Opening (``connected``: we opened it;
-``accepted``: the peer did, a mirrored case where the harness is the server
-and ``peer`` is the library) and closing by the case are "note" entries with
-the same endpoints.
+bytes. Each entry has the wall-clock time of the write or read. Opening
+(``connected``: we opened it; ``accepted``: the peer did, a mirrored case
+where the harness is the server and ``peer`` is the library) and closing by
+the case are "note" entries that carry the socket's real local and peer
+endpoints; the writes and reads in between are the actor's, on that
+connection (once per connection, not per entry: a 10,000-row admin reply is
+10,000 entries). So a capture can be rebuilt as it was on the wire
+(report.pcap).
 """
 
 from __future__ import annotations
@@ -123,7 +125,7 @@ class _Recorder:
 
     def __call__(self, direction: str, wall: float, what: object, raw: bytes) -> None:
         self.transcript.add(self.actor, direction, summarize(what, raw, self.peer_name), raw,
-                            at=wall, local=self.local, peer=self.peer)
+                            at=wall)
 
     def note(self, text: str, at: float | None = None, **extra: object) -> None:
         self.transcript.add(self.actor, "note", {"note": text, **extra}, at=at,

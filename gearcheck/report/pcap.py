@@ -2,28 +2,29 @@
 
 Strategy: the transcript holds exactly the bytes each connection wrote and
 read (``raw_hex``), the wall-clock time of each write and read, and each
-connection's real endpoints (``local``, ``peer``), all recorded from the
-sockets as the case ran (engine.actors, wire.Connection). Each connection
-becomes one TCP stream between those endpoints (IPv4 or IPv6): a three-way
-handshake from the side that opened it (us, or the peer for an ``accepted``
-connection) at the time of its opening note, PSH/ACK segments at the times the
-bytes were written or read, whose sequence and acknowledgement numbers
-advance by exactly the bytes carried (so TCP reassembly works across
-segments), a FIN/ACK from us when the case closed it and from the peer when
-its end of the stream was read, and FINs for any side still open after the
-last entry. Payloads larger than one segment are split. Notes carry no bytes;
-the JSON report keeps them. Where the engine kept only the start of a huge
-payload (``raw_truncated_from``), the rest is zero bytes of the right length,
-so the Gearman framing stays intact for the packets after it.
+connection's real endpoints (``local``, ``peer`` on the notes that open and
+close it; an actor's entries in between belong to the connection it opened
+last), all recorded from the sockets as the case ran (engine.actors,
+wire.Connection). Each connection becomes one TCP stream between those
+endpoints (IPv4 or IPv6): a three-way handshake from the side that opened it
+(us, or the peer for an ``accepted`` connection) at the time of its opening
+note, PSH/ACK segments at the times the bytes were written or read, whose
+sequence and acknowledgement numbers advance by exactly the bytes carried (so
+TCP reassembly works across segments), a FIN/ACK from us when the case closed
+it and from the peer when its end of the stream was read, and FINs for any
+side still open after the last entry. Payloads larger than one segment are
+split. Notes carry no bytes; the JSON report keeps them. Where the engine kept
+only the start of a huge payload (``raw_truncated_from``), the rest is zero
+bytes of the right length, so the Gearman framing stays intact for the packets
+after it.
 
-What it cannot know: link-layer addresses (zero MACs), TCP options and
-window sizes, the kernel's own segmentation and ACK timing, and the initial
-sequence numbers (made up per connection): the segments are one per write
-or per event read, and the handshake's and FINs' frames are a microsecond
-apart. A transcript from a report written before
-schema 1.1 has no endpoints or wall times: each actor then becomes one
-connection from 127.0.0.1:40000+n to 127.0.0.1:4730, at the run's start plus
-the transcript offsets.
+What it cannot know: link-layer addresses (zero MACs), TCP options and window
+sizes, the kernel's own segmentation and ACK timing, and the initial sequence
+numbers (made up per connection): the segments are one per write or per event
+read, and the handshake's and FINs' frames are a microsecond apart. A
+transcript from a report written before schema 1.1 has no endpoints or wall
+times: each actor then becomes one connection from 127.0.0.1:40000+n to
+127.0.0.1:4730, at the run's start plus the transcript offsets.
 
 The frames are packed with ``struct`` (Ethernet, IPv4 with its header
 checksum or IPv6, TCP with its pseudo-header checksum) and written as classic
@@ -214,18 +215,27 @@ def transcript_frames(transcript: list[TranscriptEntry], base_time: float = 0.0)
 
     # In time order: events decoded from one earlier read come after later writes in the
     # transcript, but were on the wire first (and the writes' ACKs acknowledge them).
+    current: dict[str, tuple[str, Endpoint | None, Endpoint | None]] = {}
     for entry in sorted(transcript, key=time_of):
         if entry.direction not in ("send", "recv", "note"):
             continue
         real = _connection_of(entry)
-        if real is None and (entry.direction == "note" or not entry.raw_hex):
+        if real is not None:  # a note that names its connection
+            key: tuple[str, Endpoint | None, Endpoint | None] = (entry.actor, *real)
+            current[entry.actor] = key
+        elif entry.actor in current:  # a write or read on the actor's connection
+            key = current[entry.actor]
+        elif entry.direction == "note" or not entry.raw_hex:
             continue  # an old transcript's notes say nothing about its synthetic flows
+        else:
+            key = (entry.actor, None, None)
         t = time_of(entry)
-        key = (entry.actor, *(real or (None, None)))
         flow = flows.get(key)
         if flow is None:
             index = len(flows)
-            if real is None:
+            if key[1] is not None and key[2] is not None:
+                real = (key[1], key[2])
+            else:
                 real = (Endpoint(ipaddress.IPv4Address(LOOPBACK), FIRST_CLIENT_PORT + synthetic),
                         Endpoint(ipaddress.IPv4Address(LOOPBACK), GEARMAN_PORT))
                 synthetic += 1

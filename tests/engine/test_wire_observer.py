@@ -148,3 +148,11 @@ def test_without_an_observer_nothing_is_kept() -> None:
     assert not plain._unreported  # the bytes are only kept for an observer
     for s in (plain, other, listener):
         s.close()
+
+
+def test_a_long_reply_read_at_once_is_reported_line_by_line(pair) -> None:  # type: ignore[no-untyped-def]
+    conn, peer, recorder = pair
+    rows = [b"fn-%05d\t0\t0\t1\r\n" % i for i in range(10_000)] + [b".\n"]
+    peer.sendall(b"".join(rows))  # ~170 kB: many events per read, past the compaction point
+    assert len(conn.admin("status", timeout=5.0)) == 10_001
+    assert [raw for *_, raw in recorder.received()] == rows

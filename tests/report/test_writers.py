@@ -278,8 +278,9 @@ def _real_transcript(us: str, them: str, *, accepted: bool = False) -> list:  # 
     opened = NOTE_ACCEPTED if accepted else NOTE_CONNECTED
 
     def entry(dt: float, direction: str, summary: dict, raw: str = "") -> TranscriptEntry:  # type: ignore[type-arg]
-        return TranscriptEntry(dt, "client", direction, summary, raw, wall=t0 + dt, local=us,
-                               peer=them)
+        on_note = direction == "note"  # as the engine writes them: endpoints on the notes
+        return TranscriptEntry(dt, "client", direction, summary, raw, wall=t0 + dt,
+                               local=us if on_note else None, peer=them if on_note else None)
 
     return [entry(0.0, "note", {"note": opened}), entry(0.001, "send", {"type": "ECHO_REQ"}, req),
             # a later write comes first in the transcript, but the reply was read before it
@@ -348,3 +349,19 @@ def test_pcap_over_ipv6_has_valid_checksums(tmp_path: Path) -> None:
         assert Ether(bytes(rebuilt))[TCP].chksum == f[TCP].chksum
     assert {(f[IPv6].src, f[TCP].dport) for f in frames if f[TCP].sport == 50000} == {
         ("::1", 4791)}
+
+
+def test_pcap_gives_each_connection_of_an_actor_its_own_stream(tmp_path: Path) -> None:
+    """An actor that reconnects: its entries go to the connection it opened last."""
+    from gearcheck.report.pcap import write_case_pcap
+
+    first = _real_transcript("127.0.0.1:50001", "127.0.0.1:4791")
+    second = _real_transcript("127.0.0.1:50002", "127.0.0.1:4791")
+    for e in second:
+        e.wall = (e.wall or 0) + 1.0
+    case = make_case("GM-REAL-004", Verdict.FAIL, transcript=first + second)
+    path = write_case_pcap(case, tmp_path / "two.pcap")
+    assert path is not None
+    streams = _streams(list(rdpcap(str(path))))
+    assert set(streams) == {(50001, 4791), (4791, 50001), (50002, 4791), (4791, 50002)}
+    assert streams[(50001, 4791)] == streams[(50002, 4791)] and len(streams[(50001, 4791)]) == 30
