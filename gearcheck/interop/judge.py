@@ -59,8 +59,8 @@ def row_matches(row: dict[str, Any], event: dict[str, Any], data_ok: DataCheck) 
     if "numerator" in row:
         try:
             want = float(row["numerator"]) / float(row["denominator"])
-            got = float(event.get("numerator")) / float(event.get("denominator"))
-        except (TypeError, ValueError, ZeroDivisionError):
+            got = float(event["numerator"]) / float(event["denominator"])
+        except (KeyError, TypeError, ValueError, ZeroDivisionError):
             return False
         if abs(want - got) > 1e-6:
             return False
@@ -93,7 +93,7 @@ def follow_rows(rows: list[dict[str, Any]], events: list[dict[str, Any]], data_o
 
 
 def short_event(event: dict[str, Any]) -> str:
-    text = str(event.get("event"))
+    text: str = str(event.get("event"))
     if event.get("data") is not None:
         data = unb64(event["data"])
         shown = printable(data[:40]) + (f"...({len(data)} bytes)" if len(data) > 40 else "")
@@ -106,7 +106,7 @@ def short_event(event: dict[str, Any]) -> str:
 
 
 def describe_row(row: dict[str, Any], show_data: Callable[[Any], str]) -> str:
-    text = row["event"]
+    text = str(row["event"])
     if "data" in row:
         text += f"({show_data(row['data'])})"
     if "numerator" in row:
@@ -165,13 +165,13 @@ def judge(s: InteropScenario, inst: Instance, clients: list[DriverRun],
         if want is not None and len(jobs) != int(want):
             return Judgement(Verdict.FAIL, f"worker ({worker.library}) received {len(jobs)} "
                              f"job(s), expected {want}", FailureKind.MISMATCH, want, len(jobs))
-        order = s.expect.get("worker_order")
-        if order is not None:
+        received_order = s.expect.get("worker_order")
+        if received_order is not None:
             got = [unb64(j.get("data")).decode("utf-8", "replace") for j in jobs]
-            if got != list(order):
+            if got != list(received_order):
                 return Judgement(Verdict.FAIL, f"worker ({worker.library}) received the jobs in "
-                                 f"the order {got}, expected {list(order)}",
-                                 FailureKind.MISMATCH, list(order), got)
+                                 f"the order {got}, expected {list(received_order)}",
+                                 FailureKind.MISMATCH, list(received_order), got)
     if non_strict:
         return Judgement(Verdict.NON_STRICT, "; ".join(non_strict))
     return Judgement(Verdict.PASS, "every expected event was reported")

@@ -78,13 +78,13 @@ def write_html(m: MatrixResult, path: Path) -> Path:
             for cname in clients:
                 row = [f"<tr><th>{e(cname)}</th>"]
                 for wname in workers:
-                    r = grid.get((cname, wname))
-                    if r is None:
+                    shown = grid.get((cname, wname))
+                    if shown is None:
                         row.append("<td></td>")
                         continue
-                    v = r.verdict.value
+                    v = shown.verdict.value
                     row.append(f"<td style='background:{COLOURS[v]}'><a class='v' "
-                               f"href='#{_anchor(r.case_id)}' title='{e(r.message)}'>"
+                               f"href='#{_anchor(shown.case_id)}' title='{e(shown.message)}'>"
                                f"{SHORT[v]}</a></td>")
                 parts.append("".join(row) + "</tr>")
             parts.append("</table>")

@@ -1,7 +1,7 @@
 """A proxy that adds network distance: every byte arrives ``one_way_s`` later, in order.
 
-Strategy: an asyncio server on a free loopback port, on its own event loop in
-a background thread, like the mutating proxy. Each direction of each
+Strategy: a BackgroundServer (an asyncio server on its own thread), like the
+mutating proxy. Each direction of each
 connection is a reader that stamps every chunk with the time it may be
 delivered and a writer that waits until then; reading never waits for writing,
 so pipelined traffic is delayed, not throttled, and the round trip grows by
@@ -14,53 +14,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 
 from ..wire import Address
+from .background_server import BackgroundServer
 
 
-class DelayProxy:
+class DelayProxy(BackgroundServer):
     """``with DelayProxy(upstream, one_way_s=0.025) as proxy: proxy.address``"""
 
+    thread_name = "delay-proxy"
+
     def __init__(self, upstream: Address, one_way_s: float) -> None:
+        super().__init__()
         self.upstream = upstream
         self.one_way_s = one_way_s
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
-                                        name="delay-proxy")
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        self.address: Address | None = None
 
-    def __enter__(self) -> DelayProxy:
-        self._thread.start()
-        self.address = asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
-
-    async def _start(self) -> Address:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        return Address("127.0.0.1", self._server.sockets[0].getsockname()[1])
-
-    async def _stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=5)
-
-    async def _handle(self, c_reader: asyncio.StreamReader,
-                      c_writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
+    async def handle(self, c_reader: asyncio.StreamReader,
+                     c_writer: asyncio.StreamWriter) -> None:
         writers = [c_writer]
         try:
             u_reader, u_writer = await asyncio.wait_for(
@@ -73,7 +43,6 @@ class DelayProxy:
         finally:
             for writer in writers:
                 writer.close()
-            self._tasks.discard(task)
 
     async def _direction(self, reader: asyncio.StreamReader,
                          writer: asyncio.StreamWriter) -> None:

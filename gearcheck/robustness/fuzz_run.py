@@ -161,7 +161,8 @@ class FuzzRun:
         if self.sentinel is not None:
             self.summary.sentinel["peak_rss_kib"] = self.sentinel.peak_rss_kib
         self._shrink_and_save()
-        self.sentinel and self.sentinel.close()
+        if self.sentinel is not None:
+            self.sentinel.close()
         (self.out_dir / "summary.json").write_text(
             json.dumps(self.summary.to_dict(), indent=2) + "\n")
         return self.summary

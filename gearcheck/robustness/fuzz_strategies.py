@@ -103,10 +103,10 @@ def defective_packet(draw: st.DrawFn) -> tuple[str, bytes]:
     if defect == "scapy":  # the scapy layer's raw form: any type, magic, body and size
         from ..protocol.scapy_layer import Gearman
 
-        size = draw(st.one_of(st.none(), st.integers(0, 2**32 - 1)))
+        declared = draw(st.one_of(st.none(), st.integers(0, 2**32 - 1)))
         mag = draw(st.sampled_from([None, b"\0RES", b"\0BAD", b"REQ\0"]))
         number = draw(st.one_of(st.just(number), st.integers(0, 2**32 - 1)))
-        return defect, bytes(Gearman(type=number, magic=mag, body=payload, size=size))
+        return defect, bytes(Gearman(type=number, magic=mag, body=payload, size=declared))
     if defect == "trailing-garbage":
         return defect, encode(pkt) + draw(st.binary(min_size=1, max_size=32))
     return defect, encode(pkt)

@@ -1,8 +1,8 @@
 """A mutating proxy: a correct server behind it, one protocol defect in front.
 
-Strategy: an asyncio server on a free loopback port, run on its own event
-loop in a background thread so blocking callers (the conformance engine)
-can use it like any server. Each accepted connection gets its own upstream
+Strategy: a BackgroundServer (an asyncio server on its own thread, so blocking
+callers such as the conformance engine use it like any server). Each accepted
+connection gets its own upstream
 connection and two pumps. The server-to-client pump frames the stream with
 ``protocol.Decoder`` and hands each event to the mutation; untouched events
 are forwarded as their original bytes, so the clean proxy (no mutation) is
@@ -17,66 +17,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 from typing import Any
 
 from ..protocol import Decoder, Packet, ProtocolError, encode
 from ..wire import Address
+from .background_server import BackgroundServer
 from .mutations import CLOSE, Mutation, Rewrite
 
 _CHUNK = 65536
 
 
-class MutantProxy:
+class MutantProxy(BackgroundServer):
     """``with MutantProxy(upstream, mutation) as proxy: proxy.address``"""
 
+    thread_name = "mutant-proxy"
+
     def __init__(self, upstream: Address, mutation: Mutation | None = None) -> None:
+        super().__init__()
         self.upstream = upstream
         self.mutation = mutation
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
-                                        name="mutant-proxy")
-        self._server: asyncio.base_events.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        self.address: Address | None = None
-        self.connections = 0
 
-    def __enter__(self) -> MutantProxy:
-        self._thread.start()
-        fut = asyncio.run_coroutine_threadsafe(self._start(), self._loop)
-        self.address = fut.result(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
-
-    async def _start(self) -> Address:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        port = self._server.sockets[0].getsockname()[1]
-        return Address("127.0.0.1", port)
-
-    async def _stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=5)
-
-    async def _handle(self, c_reader: asyncio.StreamReader,
-                      c_writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        self.connections += 1
-        u_writer: asyncio.StreamWriter | None = None
+    async def handle(self, c_reader: asyncio.StreamReader,
+                     c_writer: asyncio.StreamWriter) -> None:
+        writers = [c_writer]
         try:
             u_reader, u_writer = await asyncio.wait_for(
                 asyncio.open_connection(self.upstream.host, self.upstream.port), 10)
+            writers.append(u_writer)
             state: dict[str, Any] = {}
             m = self.mutation
             up = asyncio.ensure_future(self._pump(c_reader, u_writer, m.request if m else None,
@@ -91,10 +58,8 @@ class MutantProxy:
         except (TimeoutError, OSError, asyncio.CancelledError):
             pass
         finally:
-            for w in (c_writer, u_writer):
-                if w is not None:
-                    w.close()
-            self._tasks.discard(task)
+            for w in writers:
+                w.close()
 
     async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                     rewrite: Rewrite | None, state: dict[str, Any], *,
@@ -111,6 +76,7 @@ class MutantProxy:
                 else:
                     decoder.feed(data)
                     raw += data
+                    assert rewrite is not None  # the decoder exists to rewrite
                     out, consumed, transparent = _frame(decoder, raw, base, rewrite, state)
                     for chunk in out:
                         writer.write(chunk)

@@ -93,13 +93,15 @@ def _judge_outcome(scenario: Scenario, events: list[dict[str, Any]],
 
 
 def play(scenario: Scenario, lib: Library) -> CaseResult:
-    base = dict(area=f"library-{scenario.role}", tags=[lib.name, scenario.role, *scenario.tags],
-                source=scenario.source or scenario.file)
+    area = f"library-{scenario.role}"
+    tags = [lib.name, scenario.role, *scenario.tags]
+    source = scenario.source or scenario.file
     why = missing_feature(lib, scenario.role, scenario.requires)
     if why:
         return CaseResult(case_id=scenario.id, title=scenario.title, level=scenario.level,
                           file=scenario.file, line=scenario.line, verdict=Verdict.UNSUPPORTED,
-                          message=why, evidence={"unsupported": why}, **base)
+                          message=why, evidence={"unsupported": why}, area=area, tags=tags,
+                          source=source)
     runs: list[DriverRun] = []
     worker: WorkerProcess | None = None
     client_thread: threading.Thread | None = None
@@ -129,7 +131,7 @@ def play(scenario: Scenario, lib: Library) -> CaseResult:
             rt.close_all()
     evidence = {**result.evidence, "library": lib.name,
                 "driver": [r.evidence() for r in runs]}
-    result = dataclasses.replace(result, evidence=evidence, **base)
+    result = dataclasses.replace(result, evidence=evidence, area=area, tags=tags, source=source)
     if result.verdict not in (Verdict.PASS, Verdict.NON_STRICT):
         return result
     if not runs:
