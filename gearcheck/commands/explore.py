@@ -1,0 +1,213 @@
+"""``gearcheck explore``: generated sequences on several servers side by side; divergences as cases.
+
+``--server`` (twice or more; once for invariants only) takes a registered name or
+alias (started here and stopped after) or HOST:PORT (someone else's running server).
+Bounded by ``--seconds`` of exploring (plus the confirming and shrinking of each new
+finding, bounded by ``--shrink-seconds`` and ``--max-findings``) and optionally
+``--max-sequences``. Writes reports/explore/<run>/: summary.json, summary.md,
+cases/finding-NNN.yaml (a conformance case per new finding) and findings/ (each
+finding's operations and observations). With ``--mutants`` it runs the teeth sweep
+instead: every mutation of gearcheck/robustness/mutations.py, through the mutating
+proxy in front of one copy of the server, explored against a clean copy.
+Exit 0 no new divergence, 1 new ones (or every mutant not found), 2 could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ..engine.probe import ProbeError, probe_server
+from ..explore.known import KNOWN_PATH, KnownError, load_known
+from ..explore.lane import LaneOptions
+from ..explore.run import Explorer, ExploreSettings, Server, Summary
+from ..targets import RegistryError, TargetError, find, is_address, load_registry, open_target
+from ..wire import Address
+
+PLAIN_EVERY_S = 10.0
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("explore", help="run generated sequences on several servers side by "
+                                        "side; write every new divergence as a YAML case")
+    p.add_argument("--server", action="append", default=[], metavar="NAME|HOST:PORT",
+                   help="a server from fixtures/servers.yaml (started here) or HOST:PORT; "
+                        "give it twice or more (the first is the one cases expect)")
+    p.add_argument("--seconds", type=float, default=60.0,
+                   help="exploring time budget (default 60)")
+    p.add_argument("--seed", type=int, default=0, help="generation seed (default 0)")
+    p.add_argument("--max-sequences", type=int, default=None,
+                   help="stop after this many sequences")
+    p.add_argument("--shrink-seconds", type=float, default=30.0,
+                   help="time budget for shrinking each new finding (default 30)")
+    p.add_argument("--max-findings", type=int, default=20,
+                   help="new findings shrunk and written; later ones are only counted")
+    p.add_argument("--deadline", type=float, default=2.0,
+                   help="seconds a server may take to answer one step (default 2)")
+    p.add_argument("--known", default=None,
+                   help=f"known divergences file (default {KNOWN_PATH.name} in the baselines)")
+    p.add_argument("--no-verify", action="store_true",
+                   help="do not run each written case against the servers")
+    p.add_argument("--mutants", action="store_true",
+                   help="teeth sweep: each mutation in front of the (one) --server, explored "
+                        "against a clean copy of it; --seconds is per mutation")
+    p.add_argument("--mutation", action="append", default=[],
+                   help="with --mutants: only this mutation (repeatable)")
+    p.add_argument("--out", default="reports/explore", help="parent folder of the run's folder")
+    p.add_argument("--run-name", default=None, help="folder name (default: time and seed)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=run)
+
+
+def _problem(args: argparse.Namespace) -> str | None:
+    if not args.server:
+        return "--server is required (twice or more, or once for invariants only)"
+    if args.mutants and len(args.server) != 1:
+        return "--mutants takes exactly one --server (the one to mutate)"
+    if args.mutants and any(is_address(s) for s in args.server):
+        return "--mutants needs a registered server it can start twice, not HOST:PORT"
+    for flag in ("seconds", "shrink_seconds", "deadline"):
+        if getattr(args, flag) <= 0:
+            return f"--{flag.replace('_', '-')} must be positive"
+    for flag in ("max_sequences", "max_findings"):
+        value = getattr(args, flag)
+        if value is not None and value < 0:
+            return f"--{flag.replace('_', '-')} must not be negative"
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    console = Console(stderr=True)
+    problem = _problem(args)
+    if problem:
+        print(f"gearcheck explore: {problem}", file=sys.stderr)
+        return 2
+    try:
+        known = load_known(args.known)
+    except KnownError as exc:
+        print(f"gearcheck explore: {exc}", file=sys.stderr)
+        return 2
+    run_name = args.run_name or time.strftime(f"%Y%m%d-%H%M%S-seed{args.seed}")
+    out_dir = Path(args.out) / run_name
+    lane = LaneOptions(deadline_s=args.deadline)
+    if args.mutants:
+        from ..explore.teeth import sweep
+
+        try:
+            result = sweep(args.server[0], chosen_mutations(args.mutation), mutant_proxy,
+                           seconds=args.seconds, seed=args.seed, out_dir=out_dir, lane=lane,
+                           progress=None if args.no_progress else
+                           lambda text: console.print(text, markup=False, highlight=False))
+        except (RegistryError, TargetError, ProbeError, ValueError) as exc:
+            print(f"gearcheck explore: {exc}", file=sys.stderr)
+            return 2
+        print(json.dumps({k: v for k, v in result.items() if k != "per_mutation"}, indent=2))
+        console.print(f"reports in {out_dir}")
+        return 0 if result["found"] == result["mutations"] else 1
+    settings = ExploreSettings(seconds=args.seconds, seed=args.seed, out_dir=out_dir,
+                               max_sequences=args.max_sequences,
+                               shrink_seconds=args.shrink_seconds,
+                               max_findings=args.max_findings, verify=not args.no_verify,
+                               lane=lane)
+    try:
+        with ExitStack() as stack:
+            servers = start_servers(args.server, out_dir / "servers", stack)
+            with progress_reporter(console, args.seconds, args.no_progress) as report:
+                summary = Explorer(servers, settings, known, report).run()
+    except (RegistryError, TargetError, ProbeError, ValueError, OSError) as exc:
+        print(f"gearcheck explore: cannot explore: {exc}", file=sys.stderr)
+        return 2
+    _print_result(console, summary, out_dir)
+    return 1 if summary.failed else 0
+
+
+def chosen_mutations(only: list[str]) -> list[tuple[str, str]]:
+    """(name, defect) of every mutation in gearcheck/robustness/mutations.py, or of ``only``."""
+    from ..robustness.mutations import MUTATIONS
+
+    unknown = sorted(set(only) - {m.name for m in MUTATIONS})
+    if unknown:
+        raise ValueError(f"unknown mutation(s) {', '.join(unknown)}; known: "
+                         f"{', '.join(m.name for m in MUTATIONS)}")
+    return [(m.name, m.defect) for m in MUTATIONS if not only or m.name in only]
+
+
+@contextmanager
+def mutant_proxy(upstream: Address, mutation: str | None) -> Iterator[Address]:
+    """The robustness package's mutating proxy in front of ``upstream`` (None: clean)."""
+    from ..robustness.mutant_proxy import MutantProxy
+    from ..robustness.mutations import BY_NAME
+
+    with MutantProxy(upstream, BY_NAME[mutation] if mutation else None) as proxy:
+        assert proxy.address is not None
+        yield proxy.address
+
+
+def start_servers(choices: list[str], log_root: Path, stack: ExitStack) -> list[Server]:
+    """Start (or reach) and probe each server; every started one is stopped by ``stack``."""
+    specs = None if all(is_address(c) for c in choices) else load_registry()
+    servers: list[Server] = []
+    labels: set[str] = set()
+    for n, choice in enumerate(choices):
+        implementation = "" if is_address(choice) else find(specs or [], choice).name
+        label = implementation or choice
+        if label in labels:
+            label = f"{label}#{n + 1}"
+        labels.add(label)
+        target = open_target(choice, specs=specs, log_dir=log_root / label.replace("#", "-"))
+        stack.callback(target.stop)
+        target.start()
+        profile = probe_server(target.address, f"gxprobe{n}")
+        servers.append(Server(label, implementation, profile, target.address))
+    return servers
+
+
+@contextmanager
+def progress_reporter(console: Console, seconds: float, disabled: bool,
+                      ) -> Iterator[Callable[[float, int, int, Summary], None] | None]:
+    """A rich bar on a terminal; off one, a plain line at least every 10 s."""
+    if disabled:
+        yield None
+        return
+    if console.is_terminal:
+        with Progress(TextColumn("explore"), BarColumn(),
+                      TextColumn("{task.fields[seq]} sequences, {task.fields[steps]} steps, "
+                                 "{task.fields[new]} new / {task.fields[known]} known"),
+                      TimeElapsedColumn(), console=console) as bar:
+            task = bar.add_task("explore", total=seconds, seq=0, steps=0, new=0, known=0)
+
+            def update(elapsed: float, seq: int, steps: int, summary: Summary) -> None:
+                bar.update(task, completed=min(elapsed, seconds), seq=seq, steps=steps,
+                           new=summary.count("new") + summary.count("unconfirmed"),
+                           known=summary.count("known"))
+            yield update
+        return
+    last = [time.monotonic()]
+
+    def plain(elapsed: float, seq: int, steps: int, summary: Summary) -> None:
+        now = time.monotonic()
+        if now - last[0] >= PLAIN_EVERY_S:
+            last[0] = now
+            print(f"explore: {elapsed:.0f}/{seconds:.0f} s, {seq} sequences, {steps} steps, "
+                  f"{summary.count('new') + summary.count('unconfirmed')} new, "
+                  f"{summary.count('known')} known", file=sys.stderr, flush=True)
+    yield plain
+
+
+def _print_result(console: Console, summary: Summary, out_dir: Path) -> None:
+    d = summary.to_dict()
+    print(json.dumps({k: v for k, v in d.items() if k != "finding_details"}, indent=2))
+    for f in summary.findings:
+        if f.status in ("new", "unconfirmed"):
+            where = f" -> {f.case_file}" if f.case_file else ""
+            console.print(f"{f.status} finding {f.number}: {f.signature}{where}",
+                          markup=False, highlight=False)
+    console.print(f"reports in {out_dir}")
