@@ -41,7 +41,7 @@ GRABS = ("GRAB_JOB", "GRAB_JOB_UNIQ", "GRAB_JOB_ALL")
 GRAB_WEIGHTS = (6, 3, 2)
 RESULTS = ("WORK_COMPLETE", "WORK_FAIL", "WORK_EXCEPTION", "WORK_DATA", "WORK_WARNING",
            "WORK_STATUS")
-RESULT_WEIGHTS = (30, 10, 8, 14, 8, 12)
+RESULT_WEIGHTS = (30, 10, 12, 14, 10, 12)
 ADMIN_WEIGHTS = {"status": 22, "prioritystatus": 8, "workers": 8, "show jobs": 10,
                  "show unique jobs": 6, "cancel job {job}": 9, "create function {fn}": 4,
                  "drop function {fn}": 5, "maxqueue {fn} {number}": 5}
@@ -118,7 +118,8 @@ class Generator:
         want("work", 22 if held else 1, bool(up_workers and self.results))
         want("get_status", 4, bool(up_clients) and self.has("GET_STATUS"))
         want("get_status_unique", 2, bool(up_clients) and self.has("GET_STATUS_UNIQUE"))
-        want("option", 2, bool(up_clients) and self.has("OPTION_REQ"))
+        want("option", 4 if set(up_clients) - model.exceptions else 1,
+             bool(up_clients) and self.has("OPTION_REQ"))
         want("echo", 1, self.has("ECHO_REQ"))
         want("set_client_id", 1, self.has("SET_CLIENT_ID"))
         want("admin", 9, ADMIN in model.connected and bool(self.admin))

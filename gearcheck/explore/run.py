@@ -243,6 +243,12 @@ class Explorer:
             self._save_sequence(report, trace)
             return
         if self.count_new() > self.settings.max_findings or not self.settings.shrink:
+            report.context = context(confirm.ops)  # the whole sequence's features
+            entry = recognize(self.known, sig, report.context, self.implementations)
+            if entry is not None:
+                self._known(report, entry)
+                report.note = "recognized without shrinking"
+                return
             report.note = ("not shrunk" if not self.settings.shrink
                            else "not shrunk: --max-findings reached")
             self._save_sequence(report, confirm)

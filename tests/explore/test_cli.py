@@ -1,0 +1,74 @@
+"""`gearcheck explore` as users meet it: bad input, progress off a terminal, every server.
+
+Bad input is one line naming what is wrong and exit 2; a run shows a plain
+progress line off a terminal; one server alone is explored for its invariants;
+every server in fixtures/servers.yaml (the ones other work adds too) can be
+explored against the reference server.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import gearcheck.commands.explore as explore_command
+from gearcheck.cli import main
+from gearcheck.targets import load_registry
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    ([], "--server is required"),
+    (["--server", "refserver", "--seconds", "0"], "--seconds must be positive"),
+    (["--server", "refserver", "--max-findings", "-1"], "--max-findings must not be negative"),
+    (["--server", "nosuchserver"], "unknown server 'nosuchserver'"),
+    (["--server", "refserver", "--known", "/nonexistent/known.yaml"],
+     "/nonexistent/known.yaml: cannot read"),
+])
+def test_bad_input_is_one_line_and_exit_2(args: list[str], words: str, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explore", *args, "--out", str(tmp_path), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert words in err and "\n" not in err and "Traceback" not in err, err
+
+
+def test_a_malformed_known_file_names_its_line(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "known.yaml"
+    bad.write_text("known_divergences:\n  - id: KD-X-001\n    servers: [refserver]\n"
+                   "    signature: '['\n    see: [GM-ADMIN-017]\n    reason: a b c d\n")
+    assert main(["explore", "--server", "refserver", "--known", str(bad)]) == 2
+    assert f"{bad}:4:" in capsys.readouterr().err
+
+
+def test_an_unreachable_server_could_not_be_explored(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explore", "--server", "127.0.0.1:1", "--out", str(tmp_path),
+                 "--no-progress"]) == 2
+    assert "cannot explore" in capsys.readouterr().err
+
+
+def test_one_server_alone_with_progress_lines_off_a_terminal(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(explore_command, "PLAIN_EVERY_S", 0.0)
+    code = main(["explore", "--server", "refserver", "--seconds", "20", "--max-sequences", "5",
+                 "--out", str(tmp_path), "--run-name", "run"])
+    err = capsys.readouterr().err
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert code == 0 and summary["sequences"] == 5 and summary["findings"]["new"] == 0
+    assert "explore: " in err and "sequences" in err and "steps" in err
+    assert (tmp_path / "run" / "summary.md").read_text().startswith("# gearcheck explore")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [s.name for s in load_registry()])
+def test_every_registered_server_can_be_explored_against_the_reference(
+        name: str, tmp_path: Path) -> None:
+    code = main(["explore", "--server", "refserver", "--server", name, "--seconds", "20",
+                 "--max-sequences", "3", "--shrink-seconds", "5", "--no-verify",
+                 "--out", str(tmp_path), "--run-name", "run", "--no-progress"])
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert code in (0, 1) and summary["sequences"] == 3
+    assert summary["steps"] > 0
