@@ -19,7 +19,7 @@ import yaml
 from gearcheck.cli import main
 from gearcheck.engine.loader import load_file
 from gearcheck.explore.known import load_known
-from gearcheck.explore.run import ExploreSettings, Explorer, Server, Summary
+from gearcheck.explore.run import Explorer, ExploreSettings, Server, Summary
 from gearcheck.targets import ProcessTarget
 
 MakeServer = Callable[[ProcessTarget, str, str], Server]

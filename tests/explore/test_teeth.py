@@ -29,7 +29,7 @@ def test_a_sample_of_mutants_is_each_found_within_a_minute(tmp_path: Path) -> No
     assert result["found"] == result["mutations"] == len(SAMPLE), result["not_found"]
     for row in result["per_mutation"]:
         assert row["seconds"] is not None and row["seconds"] < 60, row
-        assert row["signature"] and "invariant" not in row["signature"] or \
+        assert (row["signature"] and "invariant" not in row["signature"]) or \
             f"mutant-{row['mutation']}" in row["signature"], row
     saved = json.loads((tmp_path / "mutants.json").read_text())
     assert saved["found"] == len(SAMPLE)
