@@ -6,10 +6,12 @@ Bounded by ``--seconds`` of exploring (plus the confirming and shrinking of each
 finding, bounded by ``--shrink-seconds`` and ``--max-findings``) and optionally
 ``--max-sequences``. Writes reports/explore/<run>/: summary.json, summary.md,
 cases/finding-NNN.yaml (a conformance case per new finding) and findings/ (each
-finding's operations and observations). With ``--mutants`` it runs the teeth sweep
-instead: every mutation of gearcheck/robustness/mutations.py, through the mutating
-proxy in front of one copy of the server, explored against a clean copy.
-Exit 0 no new divergence, 1 new ones (or every mutant not found), 2 could not run.
+finding's operations and observations; ``--replay FILE`` runs one again). With
+``--mutants`` it runs the teeth sweep instead: every mutation of
+gearcheck/robustness/mutations.py, through the mutating proxy in front of one
+copy of the server, explored against a clean copy.
+Exit 0 no new divergence, 1 new ones (a mutant not found; a replay still diverging),
+2 could not run.
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..engine.probe import ProbeError, probe_server
-from ..explore.known import KNOWN_PATH, KnownError, load_known
+from ..explore.compare import render
+from ..explore.known import KNOWN_PATH, KnownDivergence, KnownError, load_known
 from ..explore.lane import LaneOptions
+from ..explore.ops import ops_from_json
 from ..explore.run import Explorer, ExploreSettings, Server, Summary
 from ..targets import RegistryError, TargetError, find, is_address, load_registry, open_target
 from ..wire import Address
@@ -61,6 +65,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         "against a clean copy of it; --seconds is per mutation")
     p.add_argument("--mutation", action="append", default=[],
                    help="with --mutants: only this mutation (repeatable)")
+    p.add_argument("--replay", metavar="FILE", default=None,
+                   help="run the operations of a finding (findings/finding-NNN.json) once on "
+                        "the servers and say what they do now")
     p.add_argument("--out", default="reports/explore", help="parent folder of the run's folder")
     p.add_argument("--run-name", default=None, help="folder name (default: time and seed)")
     p.add_argument("--no-progress", action="store_true")
@@ -112,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({k: v for k, v in result.items() if k != "per_mutation"}, indent=2))
         console.print(f"reports in {out_dir}")
         return 0 if result["found"] == result["mutations"] else 1
+    if args.replay:
+        return replay(args, known, out_dir, lane)
     settings = ExploreSettings(seconds=args.seconds, seed=args.seed, out_dir=out_dir,
                                max_sequences=args.max_sequences,
                                shrink_seconds=args.shrink_seconds,
@@ -127,6 +136,34 @@ def run(args: argparse.Namespace) -> int:
         return 2
     _print_result(console, summary, out_dir)
     return 1 if summary.failed else 0
+
+
+def replay(args: argparse.Namespace, known: list[KnownDivergence], out_dir: Path,
+           lane: LaneOptions) -> int:
+    """--replay: the stored operations once; exit 1 when they still give a finding."""
+    try:
+        ops = ops_from_json(json.loads(Path(args.replay).read_text())["operations"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print(f"gearcheck explore: --replay {args.replay}: not a findings file ({exc})",
+              file=sys.stderr)
+        return 2
+    settings = ExploreSettings(seconds=args.seconds, seed=args.seed, out_dir=out_dir, lane=lane)
+    try:
+        with ExitStack() as stack:
+            servers = start_servers(args.server, out_dir / "servers", stack)
+            trace = Explorer(servers, settings, known).replay_operations(ops)
+    except (RegistryError, TargetError, ProbeError, ValueError, OSError) as exc:
+        print(f"gearcheck explore: cannot replay: {exc}", file=sys.stderr)
+        return 2
+    for step in trace.steps:
+        said = {lane: {a: render(i) for a, i in o.items()}
+                for lane, o in step.observations.items()}
+        print(f"{step.op.describe()}: " + ("skipped" if step.skipped else json.dumps(said)))
+    if trace.finding is None:
+        print(f"no finding: the {len(ops)} operations ran alike on every server")
+        return 0
+    print(f"finding at operation {trace.finding.step + 1}: {trace.finding.signature}")
+    return 1
 
 
 def chosen_mutations(only: list[str]) -> list[tuple[str, str]]:

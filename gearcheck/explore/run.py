@@ -278,6 +278,14 @@ class Explorer:
                           self.summary)
         return trace
 
+    def replay_operations(self, ops: list[Op]) -> Trace:
+        """One stored sequence (findings/finding-NNN.json) run again on these servers."""
+        try:
+            return self.lockstep.run(ops=ops)
+        finally:
+            for lane in self.lanes:
+                lane.end()
+
     def count_new(self) -> int:
         return self.summary.count("new")
 

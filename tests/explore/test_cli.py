@@ -72,3 +72,21 @@ def test_every_registered_server_can_be_explored_against_the_reference(
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert code in (0, 1) and summary["sequences"] == 3
     assert summary["steps"] > 0
+
+
+def test_replay_runs_a_stored_sequence_again(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    stored = tmp_path / "finding-001.json"
+    stored.write_text(json.dumps({"operations": [
+        {"id": 0, "kind": "submit", "actor": "c1", "packet": "SUBMIT_JOB", "fn": "f1",
+         "unique": "u1"},
+        {"id": 1, "kind": "admin", "actor": "adm", "text": "cancel job {job}", "job": 0},
+        {"id": 2, "kind": "admin", "actor": "adm", "text": "cancel job {job}", "job": 0}]}))
+    common = ["--replay", str(stored), "--out", str(tmp_path), "--run-name", "r"]
+    assert main(["explore", "--server", "refserver", *common]) == 0
+    assert "no finding: the 3 operations ran alike" in capsys.readouterr().out
+    assert main(["explore", "--server", "gearmand", *common]) == 1
+    assert "finding at operation 3: admin cancel job -> invariant foreground-completes-once" \
+        in capsys.readouterr().out
+    stored.write_text("{}")
+    assert main(["explore", "--server", "refserver", *common]) == 2
