@@ -26,7 +26,7 @@ from .generator import ACTORS
 from .model import Violation
 from .names import HEX_PREFIX, id_symbol
 from .normalize import Item
-from .ops import Op
+from .ops import PACKET_KINDS, Op
 from .replay import Finding, Trace
 
 SILENCE_S = 0.2
@@ -65,13 +65,14 @@ def _worker_row(row: str) -> dict[str, str]:
 
 class CaseWriter:
     def __init__(self, trace: Trace, finding: Finding, expected: str, *, client_ids: bool,
-                 mixed_admin: bool, sync_by_workers: bool) -> None:
+                 mixed_admin: bool, sync_by_workers: bool, echo_fences: bool = True) -> None:
         self.trace = trace
         self.finding = finding
         self.expected = expected
         self.client_ids = client_ids
         self.mixed_admin = mixed_admin
         self.sync_by_workers = sync_by_workers
+        self.echo_fences = echo_fences
         self.captured: set[str] = set()
         self.generation: dict[str, int] = dict.fromkeys(ACTORS, 0)
         self.had_noop: set[str] = set()
@@ -266,10 +267,12 @@ class CaseWriter:
         for actor in self.used:
             out += self.connect(actor)
         last = self.finding.step
+        ran = [i for i, st in enumerate(self.trace.steps[:last + 1]) if not st.skipped]
         for index, step in enumerate(self.trace.steps[:last + 1]):
             if step.skipped:
                 continue
             op = step.op
+            following = next((self.trace.steps[i].op for i in ran if i > index), None)
             obs = step.observations[self.expected]
             silent: list[str] = []
             if index == last and self.finding.kind == "invariant":
@@ -287,6 +290,8 @@ class CaseWriter:
                     expect = self.expect(actor, item)
                     if expect is not None:
                         here.append(expect)
+            if following is not None:
+                here += self.fence(op, obs, following)
             if index == last:
                 here += self.divergent_tail(step.observations)
                 here += [{"expect_silence": {"on": a, "for": SILENCE_S}} for a in silent]
@@ -294,6 +299,22 @@ class CaseWriter:
                     here[0] = {"note": self.note(step.observations), **here[0]}
             out += here
         return out
+
+    def fence(self, op: Op, obs: dict[str, tuple[Item, ...]], following: Op,
+              ) -> list[dict[str, Any]]:
+        """Steps that make the server finish ``op`` before ``following`` is sent elsewhere.
+
+        A request without a reply (CAN_DO, CANT_DO, PRE_SLEEP, a result the server takes
+        silently) on one connection and the next request on another could be handled in
+        either order; the explorer's barrier kept them apart, so the case does too: an
+        ECHO round trip on the first connection (a short sleep where ECHO is not there)."""
+        if op.kind not in PACKET_KINDS or following.actor == op.actor or obs.get(op.actor):
+            return []
+        if not self.echo_fences:
+            return [{"sleep": 0.05}]
+        self.requires.add("packet:ECHO_REQ")
+        return [{"send": {"on": op.actor, "packet": "ECHO_REQ", "args": {"data": "fence"}}},
+                {"expect": {"on": op.actor, "packet": "ECHO_RES", "args": {"data": "fence"}}}]
 
     def repaired(self, obs: dict[str, tuple[Item, ...]], violations: list[Violation],
                  ) -> tuple[dict[str, tuple[Item, ...]], list[str]]:
@@ -352,9 +373,11 @@ class CaseWriter:
 
 def case_document(trace: Trace, finding: Finding, *, number: int, expected: str,
                   client_ids: bool, mixed_admin: bool, sync_by_workers: bool,
-                  title: str, description: str, source: str) -> dict[str, Any]:
+                  title: str, description: str, source: str,
+                  echo_fences: bool = True) -> dict[str, Any]:
     writer = CaseWriter(trace, finding, expected, client_ids=client_ids,
-                        mixed_admin=mixed_admin, sync_by_workers=sync_by_workers)
+                        mixed_admin=mixed_admin, sync_by_workers=sync_by_workers,
+                        echo_fences=echo_fences)
     steps = writer.steps()
     if finding.kind == "invariant":
         description += (" Every server broke the invariant; the last step expects what keeping "

@@ -268,8 +268,8 @@ class Explorer:
         if entry is not None:
             self._known(report, entry)
             return
-        self._save_sequence(report, small)
         self._write_case(report, small, small.finding)
+        self._save_sequence(report, small)
 
     def _replay(self, ops: list[Op]) -> Trace:
         trace = self.lockstep.run(ops=ops)
@@ -332,7 +332,8 @@ class Explorer:
                  + (f"({expected} vs {', '.join(others)})" if others else f"on {expected}"))
         doc = case_document(trace, finding, number=report.number, expected=expected,
                             client_ids=self.client_ids, mixed_admin=self.mixed_admin,
-                            sync_by_workers=self.sync_by_workers, title=title,
+                            sync_by_workers=self.sync_by_workers,
+                            echo_fences="packet:ECHO_REQ" in self.capabilities, title=title,
                             description=description,
                             source=f"gearcheck explore --seed {self.settings.seed}: "
                                    f"{report.signature}")
