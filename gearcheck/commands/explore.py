@@ -43,8 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("explore", help="run generated sequences on several servers side by "
                                         "side; write every new divergence as a YAML case")
     p.add_argument("--server", action="append", default=[], metavar="NAME|HOST:PORT",
-                   help="a server from fixtures/servers.yaml (started here) or HOST:PORT; "
-                        "give it twice or more (the first is the one cases expect)")
+                   help="a server from fixtures/servers.yaml (started here), HOST:PORT, or "
+                        "NAME@HOST:PORT (a running NAME: its known divergences apply); give "
+                        "it twice or more (the first is the one cases expect)")
     p.add_argument("--seconds", type=float, default=60.0,
                    help="exploring time budget (default 60)")
     p.add_argument("--seed", type=int, default=0, help="generation seed (default 0)")
@@ -189,17 +190,27 @@ def mutant_proxy(upstream: Address, mutation: str | None) -> Iterator[Address]:
 
 
 def start_servers(choices: list[str], log_root: Path, stack: ExitStack) -> list[Server]:
-    """Start (or reach) and probe each server; every started one is stopped by ``stack``."""
+    """Start (or reach) and probe each server; every started one is stopped by ``stack``.
+
+    A choice is a registered name or alias, HOST:PORT, or NAME@HOST:PORT (a running server
+    that is the registered implementation NAME, so its known divergences apply)."""
     specs = None if all(is_address(c) for c in choices) else load_registry()
     servers: list[Server] = []
     labels: set[str] = set()
     for n, choice in enumerate(choices):
-        implementation = "" if is_address(choice) else find(specs or [], choice).name
-        label = implementation or choice
+        said_as, _, where = choice.rpartition("@") if "@" in choice else ("", "", choice)
+        if said_as and not is_address(where):
+            raise ValueError(f"--server {choice}: after NAME@ comes HOST:PORT")
+        if said_as:
+            specs = specs or load_registry()
+            implementation = find(specs, said_as).name
+        else:
+            implementation = "" if is_address(where) else find(specs or [], where).name
+        label = implementation or where  # signatures name servers by implementation
         if label in labels:
             label = f"{label}#{n + 1}"
         labels.add(label)
-        target = open_target(choice, specs=specs, log_dir=log_root / label.replace("#", "-"))
+        target = open_target(where, specs=specs, log_dir=log_root / label.replace("#", "-"))
         stack.callback(target.stop)
         target.start()
         profile = probe_server(target.address, f"gxprobe{n}")

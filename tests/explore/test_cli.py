@@ -90,3 +90,16 @@ def test_replay_runs_a_stored_sequence_again(tmp_path: Path,
         in capsys.readouterr().out
     stored.write_text("{}")
     assert main(["explore", "--server", "refserver", *common]) == 2
+
+
+def test_a_running_server_named_by_its_implementation_gets_its_known_divergences(
+        tmp_path: Path, gearmand, refserver) -> None:  # type: ignore[no-untyped-def]
+    code = main(["explore", "--server", f"refserver@{refserver.address}", "--server",
+                 f"gearmand@{gearmand.address}", "--seconds", "20", "--max-sequences", "25",
+                 "--seed", "11", "--shrink-seconds", "8", "--out", str(tmp_path),
+                 "--run-name", "run", "--no-progress"])
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert [s["name"] for s in summary["servers"]] == ["refserver", "gearmand-1.1.20"]
+    assert summary["findings"]["known"] >= 1 and summary["findings"]["new"] == 0
+    assert code == 0
+    assert main(["explore", "--server", "gearmand@nowhere", "--out", str(tmp_path)]) == 2
