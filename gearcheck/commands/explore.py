@@ -1,17 +1,23 @@
-"""``gearcheck explore``: generated sequences on several servers side by side; divergences as cases.
+"""Run generated protocol sequences on several servers side by side; each divergence becomes a case.
 
-``--server`` (twice or more; once for invariants only) takes a registered name or
-alias (started here and stopped after) or HOST:PORT (someone else's running server).
-Bounded by ``--seconds`` of exploring (plus the confirming and shrinking of each new
-finding, bounded by ``--shrink-seconds`` and ``--max-findings``) and optionally
-``--max-sequences``. Writes reports/explore/<run>/: summary.json, summary.md,
-cases/finding-NNN.yaml (a conformance case per new finding) and findings/ (each
-finding's operations and observations; ``--replay FILE`` runs one again). With
-``--mutants`` it runs the teeth sweep instead: every mutation of
-gearcheck/robustness/mutations.py, through the mutating proxy in front of one
-copy of the server, explored against a clean copy.
-Exit 0 no new divergence, 1 new ones (a mutant not found; a replay still diverging),
-2 could not run.
+Each --server (twice or more; once to check one server's invariants alone) is a
+registered name or alias, started here and stopped after, or HOST:PORT, a
+running server (--as NAME says which registered implementation it is, in the
+order the HOST:PORT servers are given, so its known divergences apply). The
+first server is the one the written cases expect. Sequences over two clients,
+two workers and an admin connection run on every server in lockstep; what the
+servers say is compared step by step and invariants are checked on each. The
+first difference of a sequence is replayed, shrunk and written as a YAML case,
+unless fixtures/baselines/explore.yaml already knows it.
+
+Bounded by --seconds of exploring (confirming and shrinking each new finding
+come on top, bounded by --shrink-seconds and --max-findings) and optionally
+--max-sequences. Writes OUT/summary.json, OUT/summary.md, OUT/cases/ (a
+conformance case per new finding) and OUT/findings/ (operations and
+observations; --replay FILE runs one again). --mutants runs the teeth sweep
+instead: every mutation of the mutating proxy in front of one copy of the
+server, explored against a clean copy. Exit 0 no new divergence, 1 new ones
+(a mutant not found; a replay still diverging), 2 the run could not happen.
 """
 
 from __future__ import annotations
@@ -35,43 +41,58 @@ from ..explore.ops import ops_from_json
 from ..explore.run import Explorer, ExploreSettings, Server, Summary
 from ..targets import RegistryError, TargetError, find, is_address, load_registry, open_target
 from ..wire import Address
+from ._options import (
+    add_out,
+    add_seed,
+    count,
+    existing_file,
+    positive_int,
+    positive_seconds,
+    server,
+)
+from ._options import out_dir as out_dir_of
 
 PLAIN_EVERY_S = 10.0
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("explore", help="run generated sequences on several servers side by "
-                                        "side; write every new divergence as a YAML case")
-    p.add_argument("--server", action="append", default=[], metavar="NAME|HOST:PORT",
-                   help="a server from fixtures/servers.yaml (started here), HOST:PORT, or "
-                        "NAME@HOST:PORT (a running NAME: its known divergences apply); give "
-                        "it twice or more (the first is the one cases expect)")
-    p.add_argument("--seconds", type=float, default=60.0,
-                   help="exploring time budget (default 60)")
-    p.add_argument("--seed", type=int, default=0, help="generation seed (default 0)")
-    p.add_argument("--max-sequences", type=int, default=None,
+                                        "side; write every new divergence as a YAML case",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--server", action="append", default=[], type=server,
+                   metavar="NAME|HOST:PORT",
+                   help="a registered server (started and stopped here) or HOST:PORT of a "
+                        "running one; twice or more (the first is the one cases expect)")
+    p.add_argument("--as", dest="implementations", action="append", default=[], type=server,
+                   metavar="NAME",
+                   help="the registered implementation a HOST:PORT --server runs, one per "
+                        "HOST:PORT server in order (its known divergences then apply)")
+    p.add_argument("--seconds", type=positive_seconds, default=60.0, metavar="S",
+                   help="exploring time budget (default 60; with --mutants, per mutation)")
+    add_seed(p)
+    p.add_argument("--max-sequences", type=positive_int, default=None, metavar="N",
                    help="stop after this many sequences")
-    p.add_argument("--shrink-seconds", type=float, default=30.0,
+    p.add_argument("--shrink-seconds", type=positive_seconds, default=30.0, metavar="S",
                    help="time budget for shrinking each new finding (default 30)")
-    p.add_argument("--max-findings", type=int, default=20,
-                   help="new findings shrunk and written; later ones are only counted")
-    p.add_argument("--deadline", type=float, default=2.0,
+    p.add_argument("--max-findings", type=count, default=20, metavar="N",
+                   help="new findings shrunk and written; later ones are only counted "
+                        "(default 20)")
+    p.add_argument("--deadline", type=positive_seconds, default=2.0, metavar="S",
                    help="seconds a server may take to answer one step (default 2)")
-    p.add_argument("--known", default=None,
-                   help=f"known divergences file (default {KNOWN_PATH.name} in the baselines)")
+    p.add_argument("--known", type=existing_file, default=None, metavar="FILE",
+                   help=f"known divergences (default fixtures/baselines/{KNOWN_PATH.name})")
     p.add_argument("--no-verify", action="store_true",
                    help="do not run each written case against the servers")
+    p.add_argument("--replay", type=existing_file, default=None, metavar="FILE",
+                   help="run the operations of a finding (OUT/findings/finding-NNN.json) "
+                        "once on the servers and say what they do now")
     p.add_argument("--mutants", action="store_true",
-                   help="teeth sweep: each mutation in front of the (one) --server, explored "
-                        "against a clean copy of it; --seconds is per mutation")
-    p.add_argument("--mutation", action="append", default=[],
+                   help="teeth sweep: each mutation in front of the (one, registered) "
+                        "--server, explored against a clean copy of it")
+    p.add_argument("--mutation", action="append", default=[], metavar="NAME",
                    help="with --mutants: only this mutation (repeatable)")
-    p.add_argument("--replay", metavar="FILE", default=None,
-                   help="run the operations of a finding (findings/finding-NNN.json) once on "
-                        "the servers and say what they do now")
-    p.add_argument("--out", default="reports/explore", help="parent folder of the run's folder")
-    p.add_argument("--run-name", default=None, help="folder name (default: time and seed)")
-    p.add_argument("--no-progress", action="store_true")
+    add_out(p, "explore")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar or lines")
     p.set_defaults(func=run)
 
 
@@ -82,13 +103,8 @@ def _problem(args: argparse.Namespace) -> str | None:
         return "--mutants takes exactly one --server (the one to mutate)"
     if args.mutants and any(is_address(s) for s in args.server):
         return "--mutants needs a registered server it can start twice, not HOST:PORT"
-    for flag in ("seconds", "shrink_seconds", "deadline"):
-        if getattr(args, flag) <= 0:
-            return f"--{flag.replace('_', '-')} must be positive"
-    for flag in ("max_sequences", "max_findings"):
-        value = getattr(args, flag)
-        if value is not None and value < 0:
-            return f"--{flag.replace('_', '-')} must not be negative"
+    if len(args.implementations) > sum(is_address(s) for s in args.server):
+        return "--as names the implementation of a HOST:PORT --server; there are fewer of those"
     return None
 
 
@@ -103,8 +119,7 @@ def run(args: argparse.Namespace) -> int:
     except KnownError as exc:
         print(f"gearcheck explore: {exc}", file=sys.stderr)
         return 2
-    run_name = args.run_name or time.strftime(f"%Y%m%d-%H%M%S-seed{args.seed}")
-    out_dir = Path(args.out) / run_name
+    out_dir = out_dir_of(args, "explore", f"-seed{args.seed}")
     lane = LaneOptions(deadline_s=args.deadline)
     if args.mutants:
         from ..explore.teeth import sweep
@@ -129,7 +144,8 @@ def run(args: argparse.Namespace) -> int:
                                lane=lane)
     try:
         with ExitStack() as stack:
-            servers = start_servers(args.server, out_dir / "servers", stack)
+            servers = start_servers(args.server, args.implementations, out_dir / "servers",
+                                    stack)
             with progress_reporter(console, args.seconds, args.no_progress) as report:
                 summary = Explorer(servers, settings, known, report).run()
     except (RegistryError, TargetError, ProbeError, ValueError, OSError) as exc:
@@ -143,7 +159,7 @@ def replay(args: argparse.Namespace, known: list[KnownDivergence], out_dir: Path
            lane: LaneOptions) -> int:
     """--replay: the stored operations once; exit 1 when they still give a finding."""
     try:
-        ops = ops_from_json(json.loads(Path(args.replay).read_text())["operations"])
+        ops = ops_from_json(json.loads(args.replay.read_text())["operations"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         print(f"gearcheck explore: --replay {args.replay}: not a findings file ({exc})",
               file=sys.stderr)
@@ -151,7 +167,8 @@ def replay(args: argparse.Namespace, known: list[KnownDivergence], out_dir: Path
     settings = ExploreSettings(seconds=args.seconds, seed=args.seed, out_dir=out_dir, lane=lane)
     try:
         with ExitStack() as stack:
-            servers = start_servers(args.server, out_dir / "servers", stack)
+            servers = start_servers(args.server, args.implementations, out_dir / "servers",
+                                    stack)
             trace = Explorer(servers, settings, known).replay_operations(ops)
     except (RegistryError, TargetError, ProbeError, ValueError, OSError) as exc:
         print(f"gearcheck explore: cannot replay: {exc}", file=sys.stderr)
@@ -189,28 +206,26 @@ def mutant_proxy(upstream: Address, mutation: str | None) -> Iterator[Address]:
         yield proxy.address
 
 
-def start_servers(choices: list[str], log_root: Path, stack: ExitStack) -> list[Server]:
+def start_servers(choices: list[str], implementations: list[str], log_root: Path,
+                  stack: ExitStack) -> list[Server]:
     """Start (or reach) and probe each server; every started one is stopped by ``stack``.
 
-    A choice is a registered name or alias, HOST:PORT, or NAME@HOST:PORT (a running server
-    that is the registered implementation NAME, so its known divergences apply)."""
-    specs = None if all(is_address(c) for c in choices) else load_registry()
+    ``implementations`` name, in order, what the HOST:PORT choices run (--as)."""
+    specs = load_registry()
+    said = iter(implementations)
     servers: list[Server] = []
     labels: set[str] = set()
     for n, choice in enumerate(choices):
-        said_as, _, where = choice.rpartition("@") if "@" in choice else ("", "", choice)
-        if said_as and not is_address(where):
-            raise ValueError(f"--server {choice}: after NAME@ comes HOST:PORT")
-        if said_as:
-            specs = specs or load_registry()
-            implementation = find(specs, said_as).name
+        if is_address(choice):
+            as_name = next(said, None)
+            implementation = find(specs, as_name).name if as_name else ""
         else:
-            implementation = "" if is_address(where) else find(specs or [], where).name
-        label = implementation or where  # signatures name servers by implementation
+            implementation = find(specs, choice).name
+        label = implementation or choice  # signatures name servers by implementation
         if label in labels:
             label = f"{label}#{n + 1}"
         labels.add(label)
-        target = open_target(where, specs=specs, log_dir=log_root / label.replace("#", "-"))
+        target = open_target(choice, specs=specs, log_dir=log_root / label.replace("#", "-"))
         stack.callback(target.stop)
         target.start()
         profile = probe_server(target.address, f"gxprobe{n}")

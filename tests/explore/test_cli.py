@@ -20,11 +20,12 @@ from gearcheck.targets import load_registry
 
 @pytest.mark.parametrize(("args", "words"), [
     ([], "--server is required"),
-    (["--server", "refserver", "--seconds", "0"], "--seconds must be positive"),
-    (["--server", "refserver", "--max-findings", "-1"], "--max-findings must not be negative"),
-    (["--server", "nosuchserver"], "unknown server 'nosuchserver'"),
+    (["--server", "refserver", "--seconds", "0"], "--seconds: '0' is not a positive"),
+    (["--server", "refserver", "--max-findings", "-1"], "--max-findings: '-1' is negative"),
+    (["--server", "nosuchserver"], "--server: unknown server 'nosuchserver'"),
     (["--server", "refserver", "--known", "/nonexistent/known.yaml"],
-     "/nonexistent/known.yaml: cannot read"),
+     "--known: no such file: /nonexistent/known.yaml"),
+    (["--server", "refserver", "--as", "gearmand"], "--as names the implementation"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args: list[str], words: str, tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
@@ -54,7 +55,7 @@ def test_one_server_alone_with_progress_lines_off_a_terminal(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(explore_command, "PLAIN_EVERY_S", 0.0)
     code = main(["explore", "--server", "refserver", "--seconds", "20", "--max-sequences", "5",
-                 "--out", str(tmp_path), "--run-name", "run"])
+                 "--out", str(tmp_path / "run")])
     err = capsys.readouterr().err
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert code == 0 and summary["sequences"] == 5 and summary["findings"]["new"] == 0
@@ -68,7 +69,7 @@ def test_every_registered_server_can_be_explored_against_the_reference(
         name: str, tmp_path: Path) -> None:
     code = main(["explore", "--server", "refserver", "--server", name, "--seconds", "20",
                  "--max-sequences", "3", "--shrink-seconds", "5", "--no-verify",
-                 "--out", str(tmp_path), "--run-name", "run", "--no-progress"])
+                 "--out", str(tmp_path / "run"), "--no-progress"])
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert code in (0, 1) and summary["sequences"] == 3
     assert summary["steps"] > 0
@@ -82,7 +83,7 @@ def test_replay_runs_a_stored_sequence_again(tmp_path: Path,
          "unique": "u1"},
         {"id": 1, "kind": "admin", "actor": "adm", "text": "cancel job {job}", "job": 0},
         {"id": 2, "kind": "admin", "actor": "adm", "text": "cancel job {job}", "job": 0}]}))
-    common = ["--replay", str(stored), "--out", str(tmp_path), "--run-name", "r"]
+    common = ["--replay", str(stored), "--out", str(tmp_path / "r")]
     assert main(["explore", "--server", "refserver", *common]) == 0
     assert "no finding: the 3 operations ran alike" in capsys.readouterr().out
     assert main(["explore", "--server", "gearmand", *common]) == 1
@@ -94,12 +95,13 @@ def test_replay_runs_a_stored_sequence_again(tmp_path: Path,
 
 def test_a_running_server_named_by_its_implementation_gets_its_known_divergences(
         tmp_path: Path, gearmand, refserver) -> None:  # type: ignore[no-untyped-def]
-    code = main(["explore", "--server", f"refserver@{refserver.address}", "--server",
-                 f"gearmand@{gearmand.address}", "--seconds", "20", "--max-sequences", "25",
-                 "--seed", "11", "--shrink-seconds", "8", "--out", str(tmp_path),
-                 "--run-name", "run", "--no-progress"])
+    code = main(["explore", "--server", str(refserver.address), "--server",
+                 str(gearmand.address), "--as", "refserver", "--as", "gearmand",
+                 "--seconds", "20", "--max-sequences", "25", "--seed", "11",
+                 "--shrink-seconds", "8", "--out", str(tmp_path / "run"), "--no-progress"])
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert [s["name"] for s in summary["servers"]] == ["refserver", "gearmand-1.1.20"]
     assert summary["findings"]["known"] >= 1 and summary["findings"]["new"] == 0
     assert code == 0
-    assert main(["explore", "--server", "gearmand@nowhere", "--out", str(tmp_path)]) == 2
+    assert main(["explore", "--server", "gearmand", "--as", "refserver",
+                 "--out", str(tmp_path / "x")]) == 2

@@ -84,7 +84,7 @@ def test_new_findings_are_cases_the_engine_loads_and_judges(
     code = main(["explore", "--server", f"{refserver.address}", "--server",
                  f"{gearmand.address}", "--seconds", "30", "--max-sequences", "12",
                  "--seed", "11", "--max-findings", "2", "--shrink-seconds", "8",
-                 "--known", str(empty), "--out", str(tmp_path), "--run-name", "run",
+                 "--known", str(empty), "--out", str(tmp_path / "run"),
                  "--no-progress"])
     assert code == 1
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
