@@ -32,6 +32,7 @@ from typing import Any
 
 import yaml
 
+from .. import paths
 from ..engine.loader import load_file
 from ..engine.probe import Profile
 from ..engine.runner import run_case
@@ -340,8 +341,9 @@ class Explorer:
         folder = self.settings.out_dir / "cases"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"finding-{report.number:03d}.yaml"
-        path.write_text("# yaml-language-server: $schema=../../../../conformance/"
-                        "scenario.schema.json\n"
+        path.write_text(f"# yaml-language-server: $schema={paths.SCENARIO_SCHEMA}\n"
+                        "# Adopting it: copy into conformance/<area>/, give it a free id, a title"
+                        " that states the requirement, a level and its source.\n"
                         + yaml.safe_dump(doc, sort_keys=False, width=100, allow_unicode=True))
         report.case_file = str(path)
         scenarios, errors = load_file(path)
