@@ -25,13 +25,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..engine.probe import ProbeError, probe_server
 from ..explore.compare import render
@@ -39,6 +37,7 @@ from ..explore.known import KNOWN_PATH, KnownDivergence, KnownError, load_known
 from ..explore.lane import LaneOptions
 from ..explore.ops import ops_from_json
 from ..explore.run import Explorer, ExploreSettings, Server, Summary
+from ..progress import Progress
 from ..targets import RegistryError, TargetError, find, is_address, load_registry, open_target
 from ..wire import Address
 from ._options import (
@@ -51,8 +50,6 @@ from ._options import (
     server,
 )
 from ._options import out_dir as out_dir_of
-
-PLAIN_EVERY_S = 10.0
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -146,8 +143,10 @@ def run(args: argparse.Namespace) -> int:
         with ExitStack() as stack:
             servers = start_servers(args.server, args.implementations, out_dir / "servers",
                                     stack)
-            with progress_reporter(console, args.seconds, args.no_progress) as report:
-                summary = Explorer(servers, settings, known, report).run()
+            with Progress("explore", args.max_sequences, unit="sequences",
+                          enabled=not args.no_progress) as bar:
+                summary = Explorer(servers, settings, known,
+                                   lambda outcome: bar.advance(1, outcome)).run()
     except (RegistryError, TargetError, ProbeError, ValueError, OSError) as exc:
         print(f"gearcheck explore: cannot explore: {exc}", file=sys.stderr)
         return 2
@@ -231,38 +230,6 @@ def start_servers(choices: list[str], implementations: list[str], log_root: Path
         profile = probe_server(target.address, f"gxprobe{n}")
         servers.append(Server(label, implementation, profile, target.address))
     return servers
-
-
-@contextmanager
-def progress_reporter(console: Console, seconds: float, disabled: bool,
-                      ) -> Iterator[Callable[[float, int, int, Summary], None] | None]:
-    """A rich bar on a terminal; off one, a plain line at least every 10 s."""
-    if disabled:
-        yield None
-        return
-    if console.is_terminal:
-        with Progress(TextColumn("explore"), BarColumn(),
-                      TextColumn("{task.fields[seq]} sequences, {task.fields[steps]} steps, "
-                                 "{task.fields[new]} new / {task.fields[known]} known"),
-                      TimeElapsedColumn(), console=console) as bar:
-            task = bar.add_task("explore", total=seconds, seq=0, steps=0, new=0, known=0)
-
-            def update(elapsed: float, seq: int, steps: int, summary: Summary) -> None:
-                bar.update(task, completed=min(elapsed, seconds), seq=seq, steps=steps,
-                           new=summary.count("new") + summary.count("unconfirmed"),
-                           known=summary.count("known"))
-            yield update
-        return
-    last = [time.monotonic()]
-
-    def plain(elapsed: float, seq: int, steps: int, summary: Summary) -> None:
-        now = time.monotonic()
-        if now - last[0] >= PLAIN_EVERY_S:
-            last[0] = now
-            print(f"explore: {elapsed:.0f}/{seconds:.0f} s, {seq} sequences, {steps} steps, "
-                  f"{summary.count('new') + summary.count('unconfirmed')} new, "
-                  f"{summary.count('known')} known", file=sys.stderr, flush=True)
-    yield plain
 
 
 def _print_result(console: Console, summary: Summary, out_dir: Path) -> None:

@@ -132,7 +132,8 @@ class Summary:
                 "finding_details": [f.to_dict() for f in self.findings]}
 
 
-Progress = Callable[[float, int, int, Summary], None]  # elapsed, sequences, steps, summary
+Progress = Callable[[str], None]
+"""Called after each sequence with how it ended: clean, new, known, unconfirmed or again."""
 
 
 class Explorer:
@@ -190,17 +191,17 @@ class Explorer:
                                                               self.capabilities))
                 self.summary.sequences += 1
                 self.summary.explore_s = time.monotonic() - started - shrink_total
+                outcome = "clean"
                 if trace.finding is not None:
                     t0 = time.monotonic()
-                    self._handle(trace, sequence)
+                    outcome = self._handle(trace, sequence)
                     shrink_total += time.monotonic() - t0
                     if self.summary.first_new_s is None and self.summary.failed:
                         self.summary.first_new_s = self.summary.explore_s
                 sequence += 1
                 self.summary.steps = self.lockstep.steps_run
                 if self.progress is not None:
-                    self.progress(self.summary.explore_s, sequence, self.summary.steps,
-                                  self.summary)
+                    self.progress(outcome)
                 if s.stop_after_new is not None and \
                         self.count_new() + self.summary.count("unconfirmed") >= s.stop_after_new:
                     break
@@ -213,19 +214,27 @@ class Explorer:
         return self.summary
 
     # -- one finding -------------------------------------------------------------------
-    def _handle(self, trace: Trace, sequence: int) -> None:
+    def _handle(self, trace: Trace, sequence: int) -> str:
+        """Judge a sequence's finding; how it ended (a finding's status, or 'again')."""
+        finding = trace.finding
+        assert finding is not None
+        seen = self._by_signature.get(finding.signature)
+        if seen is not None:
+            seen.occurrences += 1
+            return "again"
+        report = FindingReport(len(self.summary.findings) + 1, "new", finding.kind,
+                               finding.signature, sequence, finding.step,
+                               original_ops=len(trace.ops))
+        report.said, report.violations = _said(trace, finding)
+        self._by_signature[finding.signature] = report
+        self.summary.findings.append(report)
+        self._judge(report, trace)
+        return report.status
+
+    def _judge(self, report: FindingReport, trace: Trace) -> None:
         finding = trace.finding
         assert finding is not None
         sig = finding.signature
-        seen = self._by_signature.get(sig)
-        if seen is not None:
-            seen.occurrences += 1
-            return
-        report = FindingReport(len(self.summary.findings) + 1, "new", finding.kind, sig,
-                               sequence, finding.step, original_ops=len(trace.ops))
-        report.said, report.violations = _said(trace, finding)
-        self._by_signature[sig] = report
-        self.summary.findings.append(report)
         entry = recognize(self.known, sig, None, self.implementations)
         if entry is not None:
             self._known(report, entry)
@@ -273,11 +282,7 @@ class Explorer:
         self._save_sequence(report, small)
 
     def _replay(self, ops: list[Op]) -> Trace:
-        trace = self.lockstep.run(ops=ops)
-        if self.progress is not None:  # keeps the progress line alive while shrinking
-            self.progress(self.summary.explore_s, self.summary.sequences, self.summary.steps,
-                          self.summary)
-        return trace
+        return self.lockstep.run(ops=ops)
 
     def replay_operations(self, ops: list[Op]) -> Trace:
         """One stored sequence (findings/finding-NNN.json) run again on these servers."""
