@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         for result in outcome.report.results:
             if result.verdict.value in ("FAIL", "XPASS", "ERROR"):
                 print(format_result(result), end="\n\n")
-    if outcome.problem:
+    if outcome.problem and outcome.report is None:
         print(f"gearcheck conformance: cannot run: {outcome.problem}", file=sys.stderr)
         return outcome.exit_code
     if outcome.baseline:
@@ -105,4 +105,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"gearcheck conformance: {outcome.gate.summary()}")
     if outcome.report_dir:
         print(f"gearcheck conformance: report {outcome.report_dir / 'report.json'}")
+    if outcome.problem:
+        print(f"gearcheck conformance: {outcome.problem}", file=sys.stderr)
     return outcome.exit_code

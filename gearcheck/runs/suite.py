@@ -188,4 +188,8 @@ def run_suite(settings: SuiteSettings) -> SuiteOutcome:
     if baseline is not None:
         applied = AppliedBaseline(preset.report, load_baseline(baseline), stale)
     gate = evaluate(preset.report, applied)
+    if pytest_code == pytest.ExitCode.INTERRUPTED:  # Ctrl-C or SIGTERM: a partial run
+        return SuiteOutcome(EXIT_HARNESS, preset.report, preset.report_dir, gate, stale,
+                            baseline, problem=f"interrupted after {len(preset.report.results)} "
+                                              f"cases (the report holds those)")
     return SuiteOutcome(gate.exit_code, preset.report, preset.report_dir, gate, stale, baseline)

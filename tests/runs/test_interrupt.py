@@ -1,0 +1,41 @@
+"""SIGTERM (a cancelled CI job) stops a run cleanly: its servers stopped, exit 2, a partial report."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in argv:
+            found.append(argv)
+    return found
+
+
+def test_sigterm_stops_the_servers_and_exits_2(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "gearcheck", "conformance", "--server",
+                             "gearmand", "--jobs", "1", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 30
+    while not any("gearmand" in p for p in _processes_mentioning(str(out))):
+        assert time.monotonic() < deadline and proc.poll() is None, "gearmand never started"
+        time.sleep(0.1)
+    time.sleep(1.0)  # some cases run
+    proc.send_signal(signal.SIGTERM)
+    output, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 2, output
+    assert "interrupted after" in output
+    assert _processes_mentioning(str(out)) == []
+    report = json.loads((out / "report.json").read_text())
+    assert 0 < len(report["results"]) < 300
