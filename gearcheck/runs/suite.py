@@ -180,7 +180,9 @@ def run_suite(settings: SuiteSettings) -> SuiteOutcome:
                          on_result=settings.on_result)
     pytest_code = pytest.main(pytest_arguments(settings, baseline), plugins=[preset])
     if preset.report is None:
-        problem = preset.setup_error or f"no case ran (pytest exit {int(pytest_code)})"
+        problem = preset.setup_error or (
+            "interrupted before any case ended" if pytest_code == pytest.ExitCode.INTERRUPTED
+            else f"no case ran (pytest exit {int(pytest_code)})")
         return SuiteOutcome(EXIT_HARNESS, report_dir=preset.report_dir, baseline=baseline,
                             problem=problem)
     applied = None
