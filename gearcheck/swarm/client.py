@@ -1,14 +1,29 @@
 """The Locust client user: one connection, a window of jobs in flight.
 
 Strategy: a user is one gevent greenlet driving one ``wire.Connection`` (one
-TCP connection to the server, reopened after a loss by ``ReconnectingUser``,
-which counts what was in flight as fg_connection_lost). It keeps up to ``in_flight`` submissions
-outstanding and writes them in batches (pipelining: one ``send_many`` per
-refill). Replies are decoded with the shared ``protocol.Decoder``:
-JOB_CREATED comes back in submit order on a connection, so a FIFO matches it
-to its submission; foreground jobs then wait in a handle -> submissions map
-for their final WORK_COMPLETE / WORK_FAIL / WORK_EXCEPTION (coalesced
-submissions on one connection share a handle; each is owed its own result).
+TCP connection to the server, reopened after a loss by ``ReconnectingUser``).
+It keeps up to ``in_flight`` submissions outstanding and writes them in
+batches (pipelining: one write per refill). Replies are decoded with the
+shared ``protocol.Decoder``.
+
+Matching replies to submissions, so that one missing, extra or reordered
+reply is blamed once and never shifts the others:
+- JOB_CREATED carries only a handle, so a FIFO of submissions (in runs of
+  consecutive ones) matches it by order; that match is used for the
+  "created" latency and is provisional. Every handle is also written, in
+  order, to the user's ``AckBook``; the master checks it against the
+  workers' executions (``ledger``). A JOB_CREATED with nothing left in the
+  FIFO is a duplicate; whatever is left in the FIFO when the run ends was
+  never acknowledged (``never_created``).
+- Foreground submissions wait by their seq in ``fg_pending``. A worker's
+  WORK_COMPLETE / WORK_EXCEPTION starts with the job id the payload carried
+  (``jobids``), so a result names its own submission whatever the FIFO
+  thought; the handle (from JOB_CREATED) is the fallback for WORK_FAIL,
+  which has no data, and for submissions coalesced onto another user's job.
+  A result with no submission left waiting for it is a duplicate.
+- When the master's flush message says the run is over, whatever is still
+  outstanding is handed to the ledger (``give_up``): the master decides,
+  from the workers' executions, whether each was lost or never created.
 
 Closed model: the window is refilled as soon as replies free it. Open model:
 each user follows its own arrival plan (constant interval or Poisson), sends
@@ -25,13 +40,11 @@ the final result), so Locust's UI, HTML and CSV break results down the same way.
 The per-job cost is what limits one generator process, so the hot path works
 in groups: a batch is encoded as one bytes join (with a constant payload size
 the codec encodes each (function, priority, fg/bg, unique) prefix once), the
-queue awaiting JOB_CREATED holds runs of consecutive submissions rather than
-one record per job, and replies that arrive in one recv chunk and were sent in
-one batch (hence share a latency) are recorded once with a count, in the HDR
-histograms and in Locust's stats (``locust_stats.log_requests``: exact counts
-and percentiles; failed jobs still fire ``events.request`` one by one).
-On the master's drain message the user stops submitting, waits (bounded) for
-what it has in flight, then records what never came back.
+FIFO holds runs of consecutive submissions rather than one record per job,
+and replies that arrive in one recv chunk and were sent in one batch (hence
+share a latency) are recorded once with a count, in the HDR histograms and
+in Locust's stats (``locust_stats.log_requests``: exact counts and
+percentiles; failed jobs still fire ``events.request`` one by one).
 """
 
 from __future__ import annotations
@@ -48,7 +61,8 @@ from locust import task
 
 from ..protocol import Magic, Packet, PacketType, Priority, encode, submit_type
 from ..wire import WireError
-from .jobids import make_payload, new_origin
+from .jobids import PREFIX, make_payload, new_origin
+from .ledger import CONNECTION_LOST, STOPPED, TIMED_OUT, UNANSWERED
 from .locust_stats import log_requests
 from .profile import ClientMix
 from .reconnecting_user import ReconnectingUser
@@ -58,6 +72,7 @@ _FINAL = {PacketType.WORK_COMPLETE: "complete", PacketType.WORK_FAIL: "fail",
           PacketType.WORK_EXCEPTION: "exception"}
 _PROGRESS = (PacketType.WORK_STATUS, PacketType.WORK_DATA, PacketType.WORK_WARNING)
 _RECV_CHUNK = 256 * 1024
+_DRAIN_POLL_S = 0.2
 
 
 class JobFailed(Exception):
@@ -100,10 +115,15 @@ class GearmanClientUser(ReconnectingUser):
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
         self.origin = new_origin().encode()
+        self.echo_prefix = PREFIX + self.origin + b":"
         self.seq = 0
         self.awaiting_created: deque[_Run] = deque()
-        self.fg_waiting: dict[bytes, list[_Waiting]] = {}
+        self.fg_pending: dict[int, _Waiting] = {}  # seq -> submission awaiting its result
+        self.fg_by_handle: dict[bytes, list[int]] = {}  # handle -> seqs (from JOB_CREATED)
         self.outstanding = 0
+        self.finished = False
+        self.book = self.m.ledger.book(self.origin, self.mix.unique_policy == "pool")
+        self.m.clients.add(self)
         self._prepare()
 
     def _prepare(self) -> None:
@@ -144,14 +164,12 @@ class GearmanClientUser(ReconnectingUser):
 
     def on_stop(self) -> None:
         # Stopped by the shape or the UI with jobs in flight: those are abandoned
-        # (reported), not lost: nobody waited for them.
-        counts = self.m.ledger.counts
-        abandoned_fg, abandoned_bg = self._drop_in_flight()
-        if abandoned_fg:
-            counts["fg_abandoned"] += abandoned_fg
-            counts["fg_submitted"] -= abandoned_fg
-        if abandoned_bg:
-            counts["bg_abandoned"] += abandoned_bg
+        # (reported apart), not lost: nobody waited for them. The master still
+        # learns which of them a worker had already run.
+        if not self.finished:
+            self.give_up(STOPPED)
+        self.m.clients.discard(self)
+        self.book.closed = True
         if self.conn is not None:
             self.conn.close()
 
@@ -160,7 +178,7 @@ class GearmanClientUser(ReconnectingUser):
         self._run_reconnecting(self._loop)
 
     def _connection_lost(self) -> None:
-        self._forget_all("fg_connection_lost")
+        self.give_up(CONNECTION_LOST)
 
     # -- the loop ----------------------------------------------------------
     def _loop(self) -> None:
@@ -175,7 +193,7 @@ class GearmanClientUser(ReconnectingUser):
         late_ns = int(mix.late_after * 1e9)
         next_sweep = time.monotonic() + 1.0
         while True:
-            if self.m.draining:
+            if self.m.draining or self.finished:
                 self._drain(sock, decoder)
                 return
             now = time.perf_counter_ns()
@@ -238,7 +256,7 @@ class GearmanClientUser(ReconnectingUser):
         const_size = self.const_size
         origin = self.origin
         filler = self.filler
-        small_ids = self.small_payload_ids
+        fg_pending = self.fg_pending
         seq = self.seq
         fg = 0
         for _ in range(count):
@@ -280,16 +298,20 @@ class GearmanClientUser(ReconnectingUser):
             else:
                 run = _Run(name, bg, seq, now_ns, plan_ns, size)
                 waiting.append(run)
-            seq += 1
             if not bg:
                 fg += 1
+                fg_pending[seq] = (name, now_ns, plan_ns, size)
+            seq += 1
         self.seq = seq
         assert self.conn is not None
         self.conn.send_raw(b"".join(chunks))
         self.outstanding += count
         self.m.in_flight += count
+        counts = self.m.ledger.counts
         if fg:
-            self.m.ledger.counts["fg_submitted"] += fg
+            counts["fg_submitted"] += fg
+        if count - fg:
+            counts["bg_submitted"] += count - fg
         self.m.tick("submitted", count)
 
     def _consume(self, decoder: Any) -> None:
@@ -299,9 +321,10 @@ class GearmanClientUser(ReconnectingUser):
         wall = time.time()
         second = int(wall)
         waiting = self.awaiting_created
-        fg_waiting = self.fg_waiting
-        created_bg = m.ledger.created_bg
-        origin = self.origin
+        fg_by_handle = self.fg_by_handle
+        book = self.book
+        ack_handles = book.handles
+        ack_runs = book.runs
         next_event = decoder.next_event
         job_created = PacketType.JOB_CREATED
         groups: list[tuple[_Run, int]] = []  # (run, replies in this chunk)
@@ -317,8 +340,9 @@ class GearmanClientUser(ReconnectingUser):
                 continue
             ptype = event.type
             if ptype == job_created:
+                handle = event.args[0]
                 if not waiting:
-                    m.error("client: JOB_CREATED nobody asked for")
+                    m.ledger.counts["created_extra"] += 1  # no submission left to acknowledge
                     continue
                 run = waiting[0]
                 seq = run.seq
@@ -331,18 +355,18 @@ class GearmanClientUser(ReconnectingUser):
                         groups.append((group, in_group))
                     group = run
                     in_group = 0
+                    ack_runs.append([seq, 0, run.background])
                 in_group += 1
-                handle = event.args[0]
+                ack_runs[-1][1] += 1
+                ack_handles.append(handle)
                 if run.background:
-                    created_bg.append((handle, b"%s:%d" % (origin, seq)))
                     bg_created += 1
                 else:
-                    entry = (run.name, run.send_ns, run.plan_ns, run.size)
-                    pending = fg_waiting.get(handle)
-                    if pending is None:
-                        fg_waiting[handle] = [entry]
+                    seqs = fg_by_handle.get(handle)
+                    if seqs is None:
+                        fg_by_handle[handle] = [seq]
                     else:
-                        pending.append(entry)
+                        seqs.append(seq)
             elif ptype in _FINAL:
                 key = self._final(event, _FINAL[ptype])
                 if key is not None:
@@ -377,20 +401,42 @@ class GearmanClientUser(ReconnectingUser):
         self.m.tick("created", created, wall)
 
     def _final(self, event: Packet, outcome: str) -> tuple[_Waiting, str] | None:
-        """The submission a final result answers (None: a duplicate result)."""
-        handle = event.args[0]
+        """The submission a final result answers (None: a duplicate result).
+
+        The result's data names its job (the worker echoes the payload's job
+        id), so that is tried first; the handle's submissions, as JOB_CREATED
+        matched them, are the fallback."""
+        args = event.args
+        handle = args[0]
         if handle.endswith(b"\0"):  # gearmand's WORK_FAIL for a WORK_EXCEPTION: HANDLE\0
             handle = handle[:-1]
-        waiting = self.fg_waiting.get(handle)
-        if not waiting:
-            self.m.ledger.counts["fg_duplicate_results"] += 1
-            return None
-        # One final result per submission: coalesced submissions on this
-        # connection share the handle, and each is owed its own result.
-        entry = waiting.pop(0)
-        if not waiting:
-            del self.fg_waiting[handle]
-        return entry, outcome
+        pending = self.fg_pending
+        seqs = self.fg_by_handle.get(handle)
+        if len(args) > 1:
+            data = args[1]
+            prefix = self.echo_prefix
+            if data.startswith(prefix):
+                cut = len(prefix)
+                try:
+                    seq = int(data[cut:data.find(b":", cut)])
+                except ValueError:
+                    seq = -1
+                entry = pending.pop(seq, None)
+                if entry is not None:
+                    if seqs is not None and seq in seqs:
+                        seqs.remove(seq)
+                        if not seqs:
+                            del self.fg_by_handle[handle]
+                    return entry, outcome
+        # No job id of ours (WORK_FAIL, a coalesced job): the handle's oldest waiting one.
+        while seqs:
+            entry = pending.pop(seqs.pop(0), None)
+            if not seqs:
+                del self.fg_by_handle[handle]
+            if entry is not None:
+                return entry, outcome
+        self.m.ledger.counts["fg_duplicate_results"] += 1
+        return None
 
     def _record_results(self, finals: dict[tuple[_Waiting, str], int], now_ns: int,
                         second: int, wall: float) -> None:
@@ -425,6 +471,7 @@ class GearmanClientUser(ReconnectingUser):
         if not waiting:
             return
         run = waiting[0]
+        seq = run.seq
         run.seq += 1
         run.count -= 1
         if not run.count:
@@ -432,53 +479,64 @@ class GearmanClientUser(ReconnectingUser):
         self.outstanding -= 1
         m.in_flight -= 1
         if not run.background:
-            m.ledger.counts["fg_submitted"] -= 1
+            self.fg_pending.pop(seq, None)
         m.ledger.counts["submit_rejected"] += 1
         self.fire(request_type="SUBMIT", name=run.name, response_time=0,
                   response_length=0, exception=WireError(repr(event)), context={})
 
     def _expire(self) -> None:
-        """Foreground jobs older than job_timeout are given up on (counted as lost)."""
+        """Foreground jobs older than job_timeout are given up on (the ledger judges them)."""
         limit = time.perf_counter_ns() - self.timeout_ns
-        stale = [h for h, ps in self.fg_waiting.items() if ps[0][1] < limit]
-        for handle in stale:
-            n = len(self.fg_waiting.pop(handle))
-            self.m.ledger.counts["fg_timed_out"] += n
-            self.outstanding -= n
-            self.m.in_flight -= n
+        stale = [seq for seq, w in self.fg_pending.items() if w[1] < limit]
+        if stale:
+            for seq in stale:
+                del self.fg_pending[seq]
+            self.m.ledger.gave_up.append([TIMED_OUT, self.origin, stale])
+            self.outstanding -= len(stale)
+            self.m.in_flight -= len(stale)
 
     def _drain(self, sock: Any, decoder: Any) -> None:
-        deadline = time.monotonic() + self.rt.profile.job_timeout
-        while self.outstanding > 0 and time.monotonic() < deadline:
-            sock.settimeout(max(0.001, min(0.5, deadline - time.monotonic())))
+        """Submit nothing more; read replies until the master's flush says the run is
+        over (``finish``), so that late and extra replies are still seen."""
+        next_sweep = time.monotonic() + 1.0
+        while not self.finished:
+            sock.settimeout(_DRAIN_POLL_S)
             try:
                 data = sock.recv(_RECV_CHUNK)
             except TimeoutError:
-                continue
-            if not data:
+                data = None
+            if self.finished:
                 break
-            decoder.feed(data)
-            self._consume(decoder)
-        self._forget_all("fg_pending_at_end")
+            if data is not None:
+                if not data:
+                    raise WireError(f"{self.rt.address} closed the client connection")
+                decoder.feed(data)
+                self._consume(decoder)
+            if time.monotonic() >= next_sweep:
+                next_sweep = time.monotonic() + 1.0
+                self._expire()
         while True:  # idle until Locust stops this user
             gevent.sleep(1.0)
 
-    def _forget_all(self, reason: str) -> None:
-        """Give up on everything in flight: foreground jobs counted under ``reason``."""
-        counts = self.m.ledger.counts
-        fg, bg = self._drop_in_flight()
-        if fg:
-            counts[reason] += fg
-        if bg:
-            counts["bg_never_created"] += bg
+    def finish(self) -> None:
+        """The run is over (the master's flush): hand what is still outstanding to the ledger."""
+        if not self.finished:
+            self.finished = True
+            self.give_up(UNANSWERED)
 
-    def _drop_in_flight(self) -> tuple[int, int]:
-        """Stop waiting for every submission in flight; how many were fg and bg."""
-        fg = sum(len(v) for v in self.fg_waiting.values()) + sum(
-            r.count for r in self.awaiting_created if not r.background)
-        bg = sum(r.count for r in self.awaiting_created if r.background)
+    def give_up(self, reason: str) -> None:
+        """Stop waiting for everything in flight; the ledger learns which and why."""
+        ledger = self.m.ledger
+        if self.fg_pending:
+            ledger.gave_up.append([reason, self.origin, list(self.fg_pending)])
+        unacked_fg = sum(r.count for r in self.awaiting_created if not r.background)
+        unacked_bg = sum(r.count for r in self.awaiting_created if r.background)
+        if unacked_fg:
+            ledger.counts[f"unacked_fg_{reason}"] += unacked_fg
+        if unacked_bg:
+            ledger.counts[f"unacked_bg_{reason}"] += unacked_bg
         self.m.in_flight -= self.outstanding
         self.outstanding = 0
-        self.fg_waiting.clear()
+        self.fg_pending.clear()
+        self.fg_by_handle.clear()
         self.awaiting_created.clear()
-        return fg, bg

@@ -30,6 +30,12 @@ class Measurements:
         self.errors: Counter[str] = Counter()
         self.draining = False  # set by the master's drain message: clients stop submitting
         self.in_flight = 0  # submissions this process still waits on
+        self.clients: set[Any] = set()  # live client users (``finish`` at the flush)
+
+    def finish_clients(self) -> None:
+        """The run is over: every client hands what it still waits for to the ledger."""
+        for user in list(self.clients):
+            user.finish()
 
     def tick(self, kind: str, n: int = 1, now: float | None = None) -> None:
         self.per_second[int(now if now is not None else time.time())][kind] += n

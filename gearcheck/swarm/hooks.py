@@ -186,6 +186,7 @@ def _register_listeners(profile: Profile, address: Address) -> None:
             measurements.draining = True
 
         def on_flush(environment: Any, msg: Any, **_kw: Any) -> None:
+            measurements.finish_clients()
             if isinstance(runner, WorkerRunner):
                 runner.send_message("gearcheck_final", {**measurements.export(), "final": True})
 

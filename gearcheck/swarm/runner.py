@@ -187,6 +187,9 @@ def _print_summary(summary: dict[str, Any], console: Console, run_dir: Path) -> 
                   f"result p50 {ms(res, 'p50_us')} p99 {ms(res, 'p99_us')}; "
                   f"created p50 {ms(cre, 'p50_us')} p99 {ms(cre, 'p99_us')}; "
                   f"lost {inv['lost']}, duplicated {inv['duplicated']}")
+    if inv["defects"]:
+        console.print("  [red]defects:[/red] " + ", ".join(
+            f"{k} {v}" for k, v in inv["defects"].items()))
     for row in summary["thresholds"]:
         mark = "[green]PASS[/green]" if row["passed"] else "[red]FAIL[/red]"
         if row.get("actual_us") is not None:

@@ -1,15 +1,28 @@
 """The Locust worker user: a Gearman worker that really runs (simulated) jobs.
 
 Strategy: one connection per user. It registers its functions with CAN_DO,
-then loops: GRAB_JOB_UNIQ; on NO_JOB send PRE_SLEEP and block until the
-server's NOOP (with a timeout only so the loop can notice the end of a run);
-on JOB_ASSIGN_UNIQ read the job id from the payload, note the execution in
-the ledger, sleep the service time drawn from the profile's distribution
-(gevent, so other users keep running), optionally send WORK_STATUS and
-WORK_DATA, then end with WORK_COMPLETE, WORK_FAIL or WORK_EXCEPTION as the
-outcome weights say, with a result of the profile's result_bytes (a size or a
-distribution). The result and the next GRAB_JOB_UNIQ go out in one
-write, saving a round trip per job.
+then loops: GRAB_JOB_UNIQ; on NO_JOB send PRE_SLEEP and wait for the
+server's NOOP; on JOB_ASSIGN_UNIQ read the job id from the payload, note the
+execution in the ledger, sleep the service time drawn from the profile's
+distribution (gevent, so other users keep running), optionally send
+WORK_STATUS and WORK_DATA, then end with WORK_COMPLETE, WORK_FAIL or
+WORK_EXCEPTION as the outcome weights say. The result and the next
+GRAB_JOB_UNIQ go out in one write, saving a round trip per job. A result's
+data starts with the job id its payload carried (``gcj:<id>:<f|b>;``), so the
+client can tell which submission it answers without trusting reply order.
+
+It checks the server's side of that conversation as it goes (each a count
+in the ledger, which reports it as a defect):
+  unanswered_grabs       a GRAB_JOB_UNIQ with no reply within ``GRAB_REPLY_S``:
+                         the worker hangs up and reconnects (a server requeues
+                         what it had assigned to a closed connection)
+  duplicate_assignments  a JOB_ASSIGN_UNIQ for a handle this connection has
+                         just finished: not run again, the real reply is awaited
+  missed_wakeups         asleep for ``WAKE_CHECK_S`` with no NOOP, the worker
+                         grabs anyway; a job coming back means the server had
+                         work for it and never woke it
+  unexpected_noops       a NOOP while the worker was not asleep (one crossing a
+                         wake-up check's GRAB_JOB_UNIQ is expected, not counted)
 
 Fault injection for testing the harness itself: ``faults.drop`` answers a job
 without noting its execution (the ledger must call it lost) and
@@ -19,6 +32,7 @@ without noting its execution (the ledger must call it lost) and
 from __future__ import annotations
 
 import time
+from collections import deque
 from itertools import accumulate
 from typing import Any
 
@@ -37,6 +51,13 @@ _OUTCOME_TYPES = {"complete": PacketType.WORK_COMPLETE, "fail": PacketType.WORK_
 _REQ = Magic.REQ
 _GRAB = Packet(_REQ, PacketType.GRAB_JOB_UNIQ, ())
 _PRE_SLEEP = Packet(_REQ, PacketType.PRE_SLEEP, ())
+GRAB_REPLY_S = 3.0  # a server answers GRAB_JOB_UNIQ at once; this is generous
+WAKE_CHECK_S = 1.0  # asleep this long: grab anyway, to catch a wake-up that never came
+_RECENT = 16  # handles remembered per connection, to recognise a repeated JOB_ASSIGN
+
+
+class _GrabUnanswered(Exception):
+    """No reply to GRAB_JOB_UNIQ in time: reconnect (not a connection error)."""
 
 
 class GearmanWorkerUser(ReconnectingUser):
@@ -53,11 +74,13 @@ class GearmanWorkerUser(ReconnectingUser):
         self.outcomes = [o for o, _ in mix.outcomes]
         self.outcome_cum = list(accumulate(w for _, w in mix.outcomes))
         self.result = b"r" * mix.result_bytes
+        self.polled = False
 
     def on_start(self) -> None:
         self.conn = self._open()
         self.conn.send_many(Packet(_REQ, PacketType.CAN_DO, (f.encode(),))
                             for f in self.mix.functions)
+        self.recent: deque[bytes] = deque(maxlen=_RECENT)
 
     def on_stop(self) -> None:
         if self.conn is not None:
@@ -65,23 +88,48 @@ class GearmanWorkerUser(ReconnectingUser):
 
     @task
     def work_forever(self) -> None:
-        self._run_reconnecting(self._loop)
+        while True:
+            try:
+                self._run_reconnecting(self._loop)
+                return
+            except _GrabUnanswered:
+                self.m.ledger.counts["unanswered_grabs"] += 1
+                if self.conn is not None:
+                    self.conn.close()
+                self.on_start()
 
     def _loop(self) -> None:
         conn = self.conn
         assert conn is not None
         conn.send(_GRAB)
+        polled = False  # this GRAB_JOB_UNIQ is a wake-up check, sent while asleep
+        noop_seen = False  # a NOOP arrived since that check was sent
+        counts = self.m.ledger.counts
         while True:
-            packet = conn.recv_packet(timeout=30.0)
+            try:
+                packet = conn.recv_packet(timeout=GRAB_REPLY_S)
+            except ReceiveTimeout:
+                raise _GrabUnanswered() from None
             ptype = packet.type
             if ptype == PacketType.JOB_ASSIGN_UNIQ:
+                if packet.args[0] in self.recent:
+                    counts["duplicate_assignments"] += 1
+                    continue  # not the reply to our GRAB_JOB_UNIQ: that one is still to come
+                if polled and not noop_seen:
+                    counts["missed_wakeups"] += 1
+                polled = noop_seen = False
                 conn.send_many(self._run(packet))
             elif ptype == PacketType.NO_JOB:
                 conn.send(_PRE_SLEEP)
                 self._sleep_until_noop(conn)
+                polled = self.polled
+                noop_seen = False
                 conn.send(_GRAB)
             elif ptype == PacketType.NOOP:
-                continue  # a wake-up that crossed our GRAB_JOB_UNIQ
+                if polled and not noop_seen:
+                    noop_seen = True  # the wake-up crossed our check: in time after all
+                else:
+                    counts["unexpected_noops"] += 1
             elif ptype == PacketType.ERROR:
                 self.m.error(f"worker: ERROR {packet.args[0].decode(errors='replace')}")
                 gevent.sleep(0.1)
@@ -90,26 +138,32 @@ class GearmanWorkerUser(ReconnectingUser):
                 self.m.error(f"worker: unexpected {packet.name}")
 
     def _sleep_until_noop(self, conn: Connection) -> None:
-        while True:
-            try:
-                packet = conn.recv_packet(timeout=5.0)
-            except ReceiveTimeout:
-                continue
-            if packet.type == PacketType.NOOP:
-                self.m.ledger.counts["worker_wakeups"] += 1
-                return
-            self.m.error(f"worker: {packet.name} while sleeping")
+        """Asleep after PRE_SLEEP: back on NOOP (``polled`` False), or after WAKE_CHECK_S
+        without one (``polled`` True: the caller's GRAB_JOB_UNIQ is a check)."""
+        try:
+            packet = conn.recv_packet(timeout=WAKE_CHECK_S)
+        except ReceiveTimeout:
+            self.polled = True
+            return
+        self.polled = False
+        if packet.type == PacketType.NOOP:
+            self.m.ledger.counts["worker_wakeups"] += 1
+            return
+        self.m.error(f"worker: {packet.name} while sleeping")
 
     def _run(self, assign: Packet) -> list[Packet]:
         start_ns = time.perf_counter_ns()
         handle, function, unique, payload = assign.args
         m = self.m
         mix = self.mix
-        ident = parse_job_id(payload) or parse_job_id(unique)  # small payloads: in the unique
+        self.recent.append(handle)
+        ident = parse_job_id(payload)
+        head = b""
         if ident is None:
             m.ledger.counts["foreign_jobs"] += 1
         else:
             job_id, background = ident
+            head = payload[:len(job_id) + 7]  # gcj:<job id>:<f|b>; echoed in the result
             rng = self.rng
             if mix.drop and rng.random() < mix.drop:
                 m.ledger.counts["fault_dropped"] += 1
@@ -138,9 +192,7 @@ class GearmanWorkerUser(ReconnectingUser):
         if outcome == "fail":
             out.append(Packet(_REQ, PacketType.WORK_FAIL, (handle,)))
         else:
-            result = self.result if mix.result_size is None else \
-                b"r" * int(mix.result_size.sample(self.rng))
-            out.append(Packet(_REQ, _OUTCOME_TYPES[outcome], (handle, result)))
+            out.append(Packet(_REQ, _OUTCOME_TYPES[outcome], (handle, head + self.result)))
         out.append(_GRAB)
         now_ns = time.perf_counter_ns()
         micros = (now_ns - start_ns) // 1000
