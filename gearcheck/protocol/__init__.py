@@ -38,7 +38,7 @@ from ._admin import (
     reply_is_list,
 )
 from ._decoder import DEFAULT_MAX_LINE, DEFAULT_MAX_PAYLOAD, Decoder
-from ._encode import encode, encode_header, encode_raw
+from ._encode import encode, encode_fields, encode_header, encode_raw
 from ._errors import (
     AdminLineTooLongError,
     AdminReplyError,
@@ -80,7 +80,8 @@ __all__ = [
     "Decoder", "Event", "FunctionStatus", "JobInfo", "Magic", "MissingArgumentsError",
     "Packet", "PacketSpec", "PacketTooLargeError", "PacketType", "Priority", "PriorityStatus",
     "ProtocolError", "Role", "TruncatedPacketError", "UnexpectedMagicError",
-    "UnknownPacketTypeError", "WorkerInfo", "command_words", "encode", "encode_header",
+    "UnknownPacketTypeError", "WorkerInfo", "command_words", "encode", "encode_fields",
+    "encode_header",
     "encode_raw", "parse_getpid", "parse_maxqueue", "parse_ok", "parse_priority_status",
     "parse_show_jobs", "parse_show_unique_jobs", "parse_status", "parse_verbose",
     "parse_version", "parse_workers", "printable", "reply_is_list", "spec_for", "submit_type",

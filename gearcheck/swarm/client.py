@@ -43,7 +43,7 @@ the codec encodes each (function, priority, fg/bg, unique) prefix once), the
 FIFO holds runs of consecutive submissions rather than one record per job,
 and replies that arrive in one recv chunk and were sent in one batch (hence
 share a latency) are recorded once with a count, in the HDR histograms and
-in Locust's stats (``locust_stats.log_requests``: exact counts and
+in Locust's stats (``Measurements.observe``: exact counts and
 percentiles; failed jobs still fire ``events.request`` one by one).
 """
 
@@ -63,7 +63,6 @@ from ..protocol import Magic, Packet, PacketType, Priority, encode, submit_type
 from ..wire import WireError
 from .jobids import PREFIX, make_payload, new_origin
 from .ledger import CONNECTION_LOST, STOPPED, TIMED_OUT, UNANSWERED
-from .locust_stats import log_requests
 from .profile import ClientMix
 from .reconnecting_user import ReconnectingUser
 
@@ -216,8 +215,10 @@ class GearmanClientUser(ReconnectingUser):
                     gevent.sleep(min(wait, 1.0))  # wakes up for the drain message too
                     continue
                 sock.settimeout(max(wait, 0.0001))
-            else:
-                sock.settimeout(1.0)
+            elif sock.timeout is not None:
+                # Closed model: replies free the window, so block on them with no timer
+                # per read (the process's sweeper expires old jobs; the flush ends us).
+                sock.settimeout(None)
             try:
                 data = sock.recv(_RECV_CHUNK)
             except TimeoutError:
@@ -227,9 +228,9 @@ class GearmanClientUser(ReconnectingUser):
                     raise WireError(f"{self.rt.address} closed the client connection")
                 decoder.feed(data)
                 self._consume(decoder)
-            if time.monotonic() >= next_sweep:
+            if open_model and time.monotonic() >= next_sweep:
                 next_sweep = time.monotonic() + 1.0
-                self._expire()
+                self.expire()
 
     def _arrival_plan(self) -> Iterator[int]:
         """Open model: the planned send times (perf_counter ns), constant or Poisson, at
@@ -390,13 +391,11 @@ class GearmanClientUser(ReconnectingUser):
 
     def _record_created(self, groups: list[tuple[_Run, int]], now_ns: int, second: int,
                         wall: float) -> None:
-        record = self.m.latency.record
-        stats = self.stats
+        observe = self.m.observe
         created = 0
         for run, n in groups:
-            micros = (now_ns - run.send_ns) // 1000
-            record("created", run.name, micros, second, n)
-            log_requests(stats, "SUBMIT", run.name, micros / 1000, run.size, n)
+            observe("created", "SUBMIT", run.name, (now_ns - run.send_ns) // 1000, run.size, n,
+                    wall)
             created += n
         self.m.tick("created", created, wall)
 
@@ -442,16 +441,16 @@ class GearmanClientUser(ReconnectingUser):
                         second: int, wall: float) -> None:
         m = self.m
         counts = m.ledger.counts
-        record = m.latency.record
+        observe = m.observe
         total = 0
         for ((name, send_ns, plan_ns, size), outcome), n in finals.items():
             micros = (now_ns - send_ns) // 1000
-            record("result", name, micros, second, n)
             if plan_ns:
-                record("result_intended", name, (now_ns - plan_ns) // 1000, second, n)
+                observe("result_intended", "", name, (now_ns - plan_ns) // 1000, 0, n, wall)
             if outcome == "complete":
-                log_requests(self.stats, "JOB", name, micros / 1000, size, n)
+                observe("result", "JOB", name, micros, size, n, wall)
             else:
+                observe("result", "", name, micros, size, n, wall)
                 exc = JobFailed(f"WORK_{outcome.upper()}")
                 for _ in range(n):
                     self.fire(request_type="JOB", name=name, response_time=micros / 1000,
@@ -484,7 +483,7 @@ class GearmanClientUser(ReconnectingUser):
         self.fire(request_type="SUBMIT", name=run.name, response_time=0,
                   response_length=0, exception=WireError(repr(event)), context={})
 
-    def _expire(self) -> None:
+    def expire(self) -> None:
         """Foreground jobs older than job_timeout are given up on (the ledger judges them)."""
         limit = time.perf_counter_ns() - self.timeout_ns
         stale = [seq for seq, w in self.fg_pending.items() if w[1] < limit]
@@ -514,7 +513,7 @@ class GearmanClientUser(ReconnectingUser):
                 self._consume(decoder)
             if time.monotonic() >= next_sweep:
                 next_sweep = time.monotonic() + 1.0
-                self._expire()
+                self.expire()
         while True:  # idle until Locust stops this user
             gevent.sleep(1.0)
 

@@ -2,12 +2,19 @@
 
 Strategy: every Locust process owns one ``Measurements`` (latency histograms,
 ledger entries, per-second counters, error counts) that the users write into
-without locks (gevent: one thread). ``export`` hands over everything since the
-previous export as plain msgpack-able data; Locust carries it in
-``report_to_master`` (every few seconds) and a final flush message. The master
-(or, in a single-process run, the same process) folds the exports into one
-``Aggregate``, which also keeps the server-side samples from the poller. The
-same code path runs in both modes, so a local run tests the merge too.
+without locks (gevent: one thread). Latencies go through ``observe``, which
+counts identical observations (metric, request, microseconds, length) within
+one wall-clock second and writes them to the HDR histograms and Locust's
+statistics when the second ends, before an export, or every half second
+(``flush_observations``): a worker with no service time reports a few distinct
+microsecond values per second for thousands of jobs, and every one of them
+still lands in both, in its own second, with its exact count. ``export`` hands
+over everything since the previous export as plain msgpack-able data; Locust
+carries it in ``report_to_master`` (every few seconds) and a final flush
+message. The master (or, in a single-process run, the same process) folds the
+exports into one ``Aggregate``, which also keeps the server-side samples from
+the poller. The same code path runs in both modes, so a local run tests the
+merge too.
 """
 
 from __future__ import annotations
@@ -18,6 +25,10 @@ from typing import Any
 
 from .latency import LatencyBank
 from .ledger import Ledger, LedgerDelta
+from .locust_stats import log_requests
+
+# (metric, Locust request type or "" for HDR only, name, microseconds, length)
+_Key = tuple[str, str, str, int, int]
 
 
 class Measurements:
@@ -31,6 +42,36 @@ class Measurements:
         self.draining = False  # set by the master's drain message: clients stop submitting
         self.in_flight = 0  # submissions this process still waits on
         self.clients: set[Any] = set()  # live client users (``finish`` at the flush)
+        self.stats: Any = None  # Locust's RequestStats (set by the first user)
+        self._pending: dict[_Key, int] = {}
+        self._pending_second = 0
+        self._pending_wall = 0.0
+
+    def observe(self, metric: str, method: str, name: str, micros: int, size: int,
+                count: int, wall: float) -> None:
+        """``count`` observations of ``micros`` at wall time ``wall``, for the HDR
+        histogram ``metric`` and (unless ``method`` is "") Locust's entry (method, name)."""
+        second = int(wall)
+        if second != self._pending_second:
+            self.flush_observations()
+            self._pending_second = second
+        self._pending_wall = wall
+        key = (metric, method, name, micros, size)
+        pending = self._pending
+        pending[key] = pending.get(key, 0) + count
+
+    def flush_observations(self) -> None:
+        pending = self._pending
+        if not pending:
+            return
+        self._pending = {}
+        second, wall = self._pending_second, self._pending_wall
+        record = self.latency.record
+        stats = self.stats
+        for (metric, method, name, micros, size), n in pending.items():
+            record(metric, name, micros, second, n)
+            if method and stats is not None:
+                log_requests(stats, method, name, micros / 1000, size, n, wall)
 
     def finish_clients(self) -> None:
         """The run is over: every client hands what it still waits for to the ledger."""
@@ -45,6 +86,7 @@ class Measurements:
         self.tick("errors", 1, now)
 
     def export(self) -> dict[str, Any]:
+        self.flush_observations()
         out = {
             "latency": self.latency.export(),
             "ledger": self.ledger.export(),

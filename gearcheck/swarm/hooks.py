@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import gevent
 from locust import events
 from locust.runners import MasterRunner, WorkerRunner
 
@@ -128,6 +129,20 @@ class Controller:
 
 
 _controller: Controller | None = None
+OBSERVATION_FLUSH_S = 0.5
+
+
+def _flush_observations_forever(measurements: Any) -> None:
+    """Latencies counted in the users reach Locust's live statistics within half a second;
+    once a second, every client gives up on jobs older than the profile's job_timeout."""
+    ticks = 0
+    while True:
+        gevent.sleep(OBSERVATION_FLUSH_S)
+        measurements.flush_observations()
+        ticks += 1
+        if ticks % 2 == 0:
+            for user in list(measurements.clients):
+                user.expire()
 
 
 def controller() -> Controller | None:
@@ -204,7 +219,10 @@ def _register_listeners(profile: Profile, address: Address) -> None:
 
     @events.test_start.add_listener
     def on_test_start(environment: Any, **_kw: Any) -> None:
-        current().measurements.draining = False
+        measurements = current().measurements
+        measurements.draining = False
+        if not isinstance(environment.runner, MasterRunner):
+            gevent.spawn(_flush_observations_forever, measurements)
         if _controller is not None and not isinstance(environment.runner, WorkerRunner):
             _controller.reset()
             _controller.poller.start()

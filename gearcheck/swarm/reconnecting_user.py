@@ -43,6 +43,7 @@ class ReconnectingUser(User):
         self.m = rt.measurements
         self.fire = environment.events.request.fire
         self.stats = environment.stats
+        self.m.stats = environment.stats
         self.rng = random.Random(None if rt.profile.seed is None else
                                  rt.profile.seed * self.seed_scale + id(self) % 100_000)
         self.conn: Connection | None = None

@@ -29,9 +29,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..targets import Target, TargetError, free_port, open_target
+from ..targets import ProcessTarget, Target, TargetError, free_port, open_target
 from ..wire import Address
-from .profile import Profile, ProfileError, load_profile, with_duration, with_speed
+from .cpu import CpuSampler, describe, listener_pid
+from .profile import Profile, ProfileError, load_profile, with_duration
 
 EXIT_OK, EXIT_FAILED, EXIT_HARNESS = 0, 1, 2
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -77,7 +78,7 @@ def run_load(profile_path: str | Path, *, server: str | None, out_root: Path,
     try:
         with _target(address_text, run_dir) as target:
             return _run(profile, target.address, run_dir, workers, console, locustfile,
-                        extra_env or {})
+                        extra_env or {}, _server_pid(target))
     except (TargetError, ValueError) as exc:
         console.print(f"[red]gearcheck load: cannot run: {exc}[/red]")
         return LoadResult(EXIT_HARNESS, run_dir, problems=[str(exc)])
@@ -89,8 +90,18 @@ def _target(address_text: str | None, run_dir: Path) -> Iterator[Target]:
         yield target
 
 
+def _server_pid(target: Target) -> int | None:
+    """The server's process when it runs on this machine (its CPU goes in the summary)."""
+    if isinstance(target, ProcessTarget):
+        return target.pid
+    if target.address.host in ("127.0.0.1", "localhost", "::1"):
+        return listener_pid(target.address.port)
+    return None
+
+
 def _run(profile: Profile, address: Address, run_dir: Path, workers: int, console: Console,
-         locustfile: Path, extra_env: dict[str, str]) -> LoadResult:
+         locustfile: Path, extra_env: dict[str, str], server_pid: int | None = None
+         ) -> LoadResult:
     run_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "GEARCHECK_PROFILE": str(Path(profile.path).resolve()),
            "GEARCHECK_SERVER": str(address), "GEARCHECK_REPORT_DIR": str(run_dir.resolve()),
@@ -116,7 +127,8 @@ def _run(profile: Profile, address: Address, run_dir: Path, workers: int, consol
                                          "--master-port", str(port)], env, log))
             else:
                 procs.append(_spawn(master, env, log))
-            code = _wait(procs, expected + 60, profile, console)
+            cpu = CpuSampler([p.pid for p in procs], server_pid)
+            code = _wait(procs, expected + 60, profile, console, cpu)
         finally:
             for proc in procs:
                 _stop(proc)
@@ -127,6 +139,8 @@ def _run(profile: Profile, address: Address, run_dir: Path, workers: int, consol
                       f"(exit code {code}); see {log_path}[/red]\n{tail}")
         return LoadResult(EXIT_HARNESS, run_dir, problems=[f"locust exit code {code}"])
     summary = json.loads(summary_path.read_text())
+    summary["cpu"] = _cpu(summary, profile, cpu)
+    summary_path.write_text(json.dumps(summary, indent=2, default=str))
     _print_summary(summary, console, run_dir)
     return LoadResult(EXIT_OK if summary["passed"] else EXIT_FAILED, run_dir, summary)
 
@@ -136,8 +150,21 @@ def _spawn(argv: list[str], env: dict[str, str], log: Any) -> subprocess.Popen[b
                             stdin=subprocess.DEVNULL, start_new_session=True)
 
 
+def _cpu(summary: dict[str, Any], profile: Profile, cpu: CpuSampler) -> dict[str, Any]:
+    """CPU of both sides over the loaded window, less a second at each end for the ramp."""
+    start, end = summary["window"]["start_epoch_s"], summary["window"]["end_epoch_s"]
+    if start is None:
+        return {"note": "no load window"}
+    if end - start >= 4:
+        start, end = start + 1, end - 1
+    kind = "executed" if profile.worker_users else "created"
+    jobs = sum(row.get(kind, 0) for row in summary["over_time"]
+               if start <= summary["epoch_s"] + row["t"] < end)
+    return describe(cpu.usage(start, end), jobs)
+
+
 def _wait(procs: list[subprocess.Popen[bytes]], deadline_s: float, profile: Profile,
-          console: Console) -> int:
+          console: Console, cpu: CpuSampler) -> int:
     master = procs[0]
     start = time.monotonic()
     columns = (TextColumn(f"[bold]{profile.name}[/bold]"), BarColumn(),
@@ -151,6 +178,7 @@ def _wait(procs: list[subprocess.Popen[bytes]], deadline_s: float, profile: Prof
                               f"stopping it[/red]")
                 return -1
             progress.update(task, completed=min(elapsed, profile.duration))
+            cpu.sample()
             time.sleep(0.25)
     for proc in procs[1:]:
         try:
@@ -187,6 +215,15 @@ def _print_summary(summary: dict[str, Any], console: Console, run_dir: Path) -> 
                   f"result p50 {ms(res, 'p50_us')} p99 {ms(res, 'p99_us')}; "
                   f"created p50 {ms(cre, 'p50_us')} p99 {ms(cre, 'p99_us')}; "
                   f"lost {inv['lost']}, duplicated {inv['duplicated']}")
+    cpu = summary.get("cpu", {})
+    if "generator_us_per_job" in cpu:
+        server = (f", server {cpu['server_us_per_job']:.1f} µs "
+                  f"({cpu['server_share']:.0%} of a core)" if "server_us_per_job" in cpu else "")
+        console.print(f"  CPU per job: generator {cpu['generator_us_per_job']:.1f} µs "
+                      f"(busiest process {cpu['busiest_generator_share']:.0%} of a core)"
+                      f"{server}")
+    if "warning" in cpu:
+        console.print(f"  [yellow]warning: {escape(cpu['warning'])}[/yellow]")
     if inv["defects"]:
         console.print("  [red]defects:[/red] " + ", ".join(
             f"{k} {v}" for k, v in inv["defects"].items()))

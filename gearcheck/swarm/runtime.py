@@ -10,6 +10,7 @@ Strategy: Locust builds users with only ``environment``; the locustfile calls
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ..wire import Address
 from .collector import Measurements
@@ -21,6 +22,15 @@ class Runtime:
     profile: Profile
     address: Address
     measurements: Measurements
+    _pool: Any = None
+
+    def worker_pool(self) -> Any:
+        """The process's ``WorkerPool`` (made on first use, by the first worker user)."""
+        if self._pool is None:
+            from .worker_pool import WorkerPool
+
+            self._pool = WorkerPool(self.measurements)
+        return self._pool
 
 
 _current: Runtime | None = None

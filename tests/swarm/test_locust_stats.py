@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+
+import pytest
 from locust.stats import RequestStats
 
 from gearcheck.swarm.locust_stats import log_requests
@@ -27,11 +30,24 @@ def test_grouped_logging_equals_one_call_per_request() -> None:
             one_by_one.log_request("SUBMIT", "echo normal bg", response_time, length)
         log_requests(grouped, "SUBMIT", "echo normal bg", response_time, length, count)
     # The per-second counters depend on the wall clock: both ran within the same
-    # second or two, so compare everything else exactly and the totals per second.
+    # second or two, so compare everything else exactly and the totals per second; a
+    # sum of floats differs in its last bit with the order of the additions.
     a, b = _snapshot(one_by_one), _snapshot(grouped)
     for row_a, row_b in zip(a, b, strict=True):
-        assert row_a[:6] == row_b[:6]
+        assert row_a[:2] == row_b[:2] and row_a[3:6] == row_b[3:6]
+        assert row_a[2] == pytest.approx(row_b[2], rel=1e-12)
         assert sum(row_a[6].values()) == sum(row_b[6].values()) == 261  # type: ignore[attr-defined]
         assert row_a[7:] == row_b[7:]
     assert grouped.total.num_requests == 261
     assert grouped.total.max_response_time == 147.0
+
+
+def test_requests_land_in_the_second_they_were_observed() -> None:
+    stats = RequestStats(use_response_times_cache=True)
+    now = time.time()
+    log_requests(stats, "WORK", "f complete", 0.004, 10, 5, now - 2)
+    log_requests(stats, "WORK", "f complete", 0.006, 10, 3, now - 1)
+    entry = stats.get("f complete", "WORK")
+    assert dict(entry.num_reqs_per_sec) == {int(now - 2): 5, int(now - 1): 3}
+    assert entry.num_requests == 8 and entry.last_request_timestamp == now - 1
+    assert entry.min_response_time == 0.004 and entry.max_response_time == 0.006
