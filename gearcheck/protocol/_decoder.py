@@ -57,6 +57,9 @@ _TYPES = {int(t): t for t in PacketType}
 _ARITY = {t: SPECS[t].arity for t in PacketType}
 _ARITY_BY_NUMBER = {int(t): SPECS[t].arity for t in PacketType}
 _COMPACT_AT = 1 << 16
+_SIZE = struct.Struct(">I")
+# magic + type of a response packet, the first 8 bytes of its header (take_run)
+_HEADER_PREFIX = {int(t): Magic.RES.value + struct.pack(">I", int(t)) for t in PacketType}
 
 
 class Decoder:
@@ -165,6 +168,35 @@ class Decoder:
                         f"expected {expect.value!r}", packet=packet, offset=start)
                 return packet
         return self._general_event()
+
+    def take_run(self, ptype: PacketType, limit: int) -> list[bytes]:
+        """The payloads of up to ``limit`` consecutive well-formed ``ptype`` packets (a
+        one-argument response type such as JOB_CREATED) at the head of the buffer.
+
+        A pipelining client gets hundreds of JOB_CREATED in one read; this takes them
+        in one call and builds no ``Packet``. It stops, leaving the rest to
+        ``next_event``, at anything else: another type, a partial packet, anything
+        malformed, or a magic ``expect_magic`` would refuse."""
+        if self._error is not None or limit <= 0 or self.expect_magic is Magic.REQ:
+            return []
+        buf, pos = self._buf, self._pos
+        have = len(buf)
+        number = int(ptype)
+        want = _HEADER_PREFIX[number]
+        max_payload = self.max_payload
+        out: list[bytes] = []
+        append = out.append
+        unpack = _SIZE.unpack_from
+        while len(out) < limit and have - pos >= HEADER_SIZE and buf[pos:pos + 8] == want:
+            size = unpack(buf, pos + 8)[0]
+            end = pos + HEADER_SIZE + size
+            if size > max_payload or end > have:
+                break
+            append(bytes(buf[pos + HEADER_SIZE:end]))
+            pos = end
+        if out:
+            self._advance(pos)
+        return out
 
     def _general_event(self) -> Event | None:
         """Every case the fast path leaves: admin lines, partial input, and all errors."""

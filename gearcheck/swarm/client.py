@@ -148,6 +148,13 @@ class GearmanClientUser(ReconnectingUser):
         # prefix once (see _prefix) and a job costs one bytes join.
         self.templates: dict[tuple[bytes, str, bool, bytes], bytes] | None = (
             {} if self.const_size is not None and mix.unique_policy != "random" else None)
+        self.uniform: tuple[bool, bytes, str, int] | None = None
+        if (len(self.functions) == 1 and len(self.prios) == 1 and mix.background in (0.0, 1.0)
+                and self.const_size is not None and mix.unique_policy == "none"
+                and self.const_size >= 64):
+            fn, prio, bg = self.functions[0], self.prios[0], mix.background == 1.0
+            self.uniform = (bg, self._prefix(fn, prio, bg, b""), self.names[(fn, prio, bg)],
+                            self.const_size)
 
     def _prefix(self, fn: bytes, prio: str, bg: bool, unique: bytes) -> bytes:
         """Everything before the payload, encoded by the shared codec."""
@@ -232,18 +239,48 @@ class GearmanClientUser(ReconnectingUser):
                 next_sweep = time.monotonic() + 1.0
                 self.expire()
 
-    def _arrival_plan(self) -> Iterator[int]:
-        """Open model: the planned send times (perf_counter ns), constant or Poisson, at
-        the mix's rate per user times the profile's speed (gearcheck.swarm.replay plans
-        rate stages instead)."""
-        rate = self.mix.rate * self.rt.profile.speed
-        interval = int(1e9 / rate)
-        plan = time.perf_counter_ns()
-        while True:
-            yield plan
-            plan += int(self.rng.expovariate(rate) * 1e9) if self.mix.poisson else interval
+    def _send_uniform(self, count: int, now_ns: int, plan_ns: int) -> None:
+        """``_send_batch`` when every submission is alike (one function and priority, all
+        fg or all bg, one payload size, no unique): one encoded prefix, one list of
+        payloads, one run."""
+        bg, prefix, name, size = self.uniform  # type: ignore[misc]
+        seq = self.seq
+        origin = self.origin
+        filler = self.filler
+        payloads = [make_payload(origin, s, bg, size, filler) for s in range(seq, seq + count)]
+        waiting = self.awaiting_created
+        run = waiting[-1] if waiting else None
+        if (run is not None and run.send_ns == now_ns and run.plan_ns == plan_ns
+                and run.seq + run.count == seq):
+            run.count += count
+        else:
+            run = _Run(name, bg, seq, now_ns, plan_ns, size)
+            run.count = count
+            waiting.append(run)
+        if not bg:
+            entry = (name, now_ns, plan_ns, size)
+            pending = self.fg_pending
+            for s in range(seq, seq + count):
+                pending[s] = entry
+        self.seq = seq + count
+        self._write(prefix + prefix.join(payloads))
+        self.outstanding += count
+        self.m.in_flight += count
+        self.m.ledger.counts["bg_submitted" if bg else "fg_submitted"] += count
+        self.m.tick("submitted", count)
+
+    def _write(self, data: bytes) -> None:
+        """One write (gevent's sendall asks the kernel for SO_SNDBUF on every call)."""
+        assert self.conn is not None
+        sock = self.conn.sock
+        sent = sock.send(data)
+        if sent < len(data):
+            sock.sendall(data[sent:])
 
     def _send_batch(self, count: int, now_ns: int, plan_ns: int) -> None:
+        if self.uniform is not None:
+            self._send_uniform(count, now_ns, plan_ns)
+            return
         rng = self.rng
         mix = self.mix
         chunks: list[bytes] = []
@@ -304,8 +341,7 @@ class GearmanClientUser(ReconnectingUser):
                 fg_pending[seq] = (name, now_ns, plan_ns, size)
             seq += 1
         self.seq = seq
-        assert self.conn is not None
-        self.conn.send_raw(b"".join(chunks))
+        self._write(b"".join(chunks))
         self.outstanding += count
         self.m.in_flight += count
         counts = self.m.ledger.counts
@@ -322,17 +358,18 @@ class GearmanClientUser(ReconnectingUser):
         wall = time.time()
         second = int(wall)
         waiting = self.awaiting_created
-        fg_by_handle = self.fg_by_handle
-        book = self.book
-        ack_handles = book.handles
-        ack_runs = book.runs
         next_event = decoder.next_event
+        take_run = decoder.take_run
         job_created = PacketType.JOB_CREATED
-        groups: list[tuple[_Run, int]] = []  # (run, replies in this chunk)
-        group: _Run | None = None
-        in_group = bg_created = 0
+        groups: dict[_Run, int] = {}  # run -> its replies in this chunk (one latency)
         finals: dict[tuple[_Waiting, str], int] = {}
+        bg_created = 0
         while True:
+            if waiting:  # the common case: a run of JOB_CREATED, taken in one call
+                handles = take_run(job_created, self.outstanding + 1)
+                if handles:
+                    bg_created += self._acknowledged(handles, groups)
+                    continue
             event = next_event()
             if event is None:
                 break
@@ -341,33 +378,7 @@ class GearmanClientUser(ReconnectingUser):
                 continue
             ptype = event.type
             if ptype == job_created:
-                handle = event.args[0]
-                if not waiting:
-                    m.ledger.counts["created_extra"] += 1  # no submission left to acknowledge
-                    continue
-                run = waiting[0]
-                seq = run.seq
-                run.seq = seq + 1
-                run.count -= 1
-                if not run.count:
-                    waiting.popleft()
-                if run is not group:
-                    if group is not None:
-                        groups.append((group, in_group))
-                    group = run
-                    in_group = 0
-                    ack_runs.append([seq, 0, run.background])
-                in_group += 1
-                ack_runs[-1][1] += 1
-                ack_handles.append(handle)
-                if run.background:
-                    bg_created += 1
-                else:
-                    seqs = fg_by_handle.get(handle)
-                    if seqs is None:
-                        fg_by_handle[handle] = [seq]
-                    else:
-                        seqs.append(seq)
+                bg_created += self._acknowledged([event.args[0]], groups)
             elif ptype in _FINAL:
                 key = self._final(event, _FINAL[ptype])
                 if key is not None:
@@ -378,8 +389,6 @@ class GearmanClientUser(ReconnectingUser):
                 self._rejected(event)
             else:
                 m.error(f"client: unexpected {event.name}")
-        if group is not None:
-            groups.append((group, in_group))
         if groups:
             self._record_created(groups, now_ns, second, wall)
             if bg_created:
@@ -389,11 +398,47 @@ class GearmanClientUser(ReconnectingUser):
         if finals:
             self._record_results(finals, now_ns, second, wall)
 
-    def _record_created(self, groups: list[tuple[_Run, int]], now_ns: int, second: int,
+    def _acknowledged(self, handles: list[bytes], groups: dict[_Run, int]) -> int:
+        """JOB_CREATED replies, in order: matched to the oldest submissions waiting for
+        one, written to the ack book; how many were for background submissions."""
+        waiting = self.awaiting_created
+        book = self.book
+        n = len(handles)
+        i = bg = 0
+        while i < n:
+            if not waiting:
+                self.m.ledger.counts["created_extra"] += n - i  # nothing left to acknowledge
+                break
+            run = waiting[0]
+            take = min(run.count, n - i)
+            chunk = handles if take == n else handles[i:i + take]
+            seq = run.seq
+            book.handles.extend(chunk)
+            book.runs.append([seq, take, run.background])
+            if run.background:
+                bg += take
+            else:
+                by_handle = self.fg_by_handle
+                for handle in chunk:
+                    seqs = by_handle.get(handle)
+                    if seqs is None:
+                        by_handle[handle] = [seq]
+                    else:
+                        seqs.append(seq)
+                    seq += 1
+            run.seq += take
+            run.count -= take
+            if not run.count:
+                waiting.popleft()
+            groups[run] = groups.get(run, 0) + take
+            i += take
+        return bg
+
+    def _record_created(self, groups: dict[_Run, int], now_ns: int, second: int,
                         wall: float) -> None:
         observe = self.m.observe
         created = 0
-        for run, n in groups:
+        for run, n in groups.items():
             observe("created", "SUBMIT", run.name, (now_ns - run.send_ns) // 1000, run.size, n,
                     wall)
             created += n
