@@ -8,7 +8,7 @@ PROCESSES ?= $(or $(WORKERS),2)
 PYTEST_ARGS ?=
 
 .PHONY: setup system-deps test test-fast lint conformance matrix load load-distributed bench interop \
-        fuzz mutants faults serve bench-server bench-conformance clean
+        fuzz mutants faults serve bench-server bench-generator bench-conformance clean
 
 setup: .venv/.gearcheck-installed
 
@@ -51,10 +51,16 @@ matrix: setup system-deps
 serve: setup
 	$(GEARCHECK) serve --port 4730
 
-# The reference server against gearmand, same load generator, one run (BENCH_ARGS for sizes).
+# The reference server against gearmand, the swarm as load, servers pinned to CPU 0 (BENCH_ARGS).
 BENCH_ARGS ?=
 bench-server: setup system-deps
 	$(PY) bench/refserver_vs_gearmand.py $(BENCH_ARGS)
+
+# Generator CPU / server CPU per job (fg and pipelined bg, 1 and 2 Locust processes, gearmand):
+# medians of 3 runs (GEN_ARGS e.g. --duration 10 --repeat 3); reports/bench/generator-cost-*.json
+GEN_ARGS ?=
+bench-generator: setup system-deps
+	$(PY) bench/generator_cost.py $(GEN_ARGS)
 
 # Wall time of the whole conformance suite against gearmand, 1 and 2 xdist workers:
 # reports/bench/conformance-walltime-<time>.json

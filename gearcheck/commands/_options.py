@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import NoReturn
 
+from ..swarm.capacity import Slo, parse_slo
 from ..swarm.units import parse_duration
 from ..targets import RegistryError, find, is_address, load_registry
 from ..wire import Address
@@ -87,6 +88,32 @@ def count(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} is negative")
     return value
+
+
+def positive_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not above zero")
+    return value
+
+
+def growth(text: str) -> float:
+    """A factor above 1 (a rate that grows)."""
+    value = positive_number(text)
+    if value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: the rate must grow (a factor above 1)")
+    return value
+
+
+def slo(text: str) -> Slo:
+    """A latency target: 'result p99 < 10ms'."""
+    try:
+        return parse_slo(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def existing_file(text: str) -> Path:

@@ -194,8 +194,11 @@ class GearmanClientUser(ReconnectingUser):
         decoder = self.conn.decoder
         window = mix.in_flight
         open_model = mix.open_model
-        plans = self._arrival_plan() if open_model else None
-        next_plan = next(plans) if plans is not None else 0
+        m = self.m
+        scale = m.rate_scale
+        rate = mix.rate * scale
+        interval_ns = int(1e9 / rate) if open_model and rate > 0 else 0
+        next_plan = time.perf_counter_ns()
         late_ns = int(mix.late_after * 1e9)
         next_sweep = time.monotonic() + 1.0
         while True:
@@ -203,6 +206,14 @@ class GearmanClientUser(ReconnectingUser):
                 self._drain(sock, decoder)
                 return
             now = time.perf_counter_ns()
+            if open_model and m.rate_scale != scale:  # capacity mode: a new step's rate
+                scale = m.rate_scale
+                rate = mix.rate * scale
+                interval_ns = int(1e9 / rate) if rate > 0 else 0
+                next_plan = now
+            if open_model and rate <= 0:  # offering nothing (capacity mode, between runs)
+                gevent.sleep(0.2)
+                continue
             free = window - self.outstanding
             if free > 0:
                 if not open_model:
@@ -215,7 +226,8 @@ class GearmanClientUser(ReconnectingUser):
                         if now - plan > late_ns:
                             self.m.tick("late")
                         self._send_batch(1, now, plan)
-                        next_plan = next(plans)  # type: ignore[arg-type]
+                        next_plan += (int(self.rng.expovariate(rate) * 1e9)
+                                      if mix.poisson else interval_ns)
             if open_model and self.outstanding < window:
                 wait = max(0.0, (next_plan - time.perf_counter_ns()) / 1e9)
                 if self.outstanding == 0:

@@ -41,6 +41,7 @@ class Measurements:
         self.errors: Counter[str] = Counter()
         self.draining = False  # set by the master's drain message: clients stop submitting
         self.in_flight = 0  # submissions this process still waits on
+        self.rate_scale = 1.0  # open-model rates times this (capacity mode: set per step)
         self.clients: set[Any] = set()  # live client users (``finish`` at the flush)
         self.stats: Any = None  # Locust's RequestStats (set by the first user)
         self._pending: dict[_Key, int] = {}

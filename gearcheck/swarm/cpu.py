@@ -36,6 +36,19 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / _TICK
 
 
+def pin(pid: int, cpus: set[int]) -> None:
+    """Bind every thread of process ``pid`` to ``cpus`` (threads it starts later inherit)."""
+    try:
+        tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        tids = [pid]
+    for tid in tids:
+        try:
+            os.sched_setaffinity(tid, cpus)
+        except OSError:
+            pass
+
+
 def listener_pid(port: int) -> int | None:
     """The local process listening on TCP ``port`` (for a server given as HOST:PORT)."""
     try:

@@ -29,6 +29,7 @@ from locust import events
 from locust.runners import MasterRunner, WorkerRunner
 
 from ..wire import Address
+from .capacity import CapacitySearch, evaluate_step
 from .client import GearmanClientUser
 from .collector import Aggregate
 from .plots import draw_all
@@ -42,6 +43,7 @@ from .summary import build_summary
 log = logging.getLogger("gearcheck.swarm")
 REPORT_DIR_ENV = "GEARCHECK_REPORT_DIR"
 FLUSH_WAIT_S = 10.0
+REPORT_LAG_S = 3.5  # Locust workers report every 3 s: a distributed step waits for its data
 
 
 class Controller:
@@ -54,12 +56,69 @@ class Controller:
         self.reset()
 
     def reset(self) -> None:
+        self.search = CapacitySearch(self.profile.capacity) if self.profile.capacity else None
+        self.step_started: float | None = None
+        self.step_rate = 0.0
         self.aggregate = Aggregate()
         self.poller = StatusPoller(self.address, self.profile.functions)
         self.aggregate.server_samples = self.poller.samples
         self.drain_started: float | None = None
         self.flush_started: float | None = None
         self.summary: dict[str, Any] | None = None
+
+    # -- capacity mode: called by the shape about once a second ------------
+    def searching(self, t: float) -> bool:
+        """Run the capacity search's steps; False once it is over (then the drain)."""
+        search = self.search
+        assert search is not None
+        runner = self.environment.runner
+        distributed = isinstance(runner, MasterRunner)
+        if not distributed:  # a single process: fold its figures in as the steps go
+            self.aggregate.merge(current().measurements.export())
+        now = time.time()
+        if self.step_started is None:
+            if runner.user_count < self.profile.worker_users + self.profile.max_client_users \
+                    and t < 10:
+                return True  # still spawning
+            self._offer(search.rate, now)
+            return True
+        settings = search.settings
+        lag = REPORT_LAG_S if distributed else 0.0
+        if now < self.step_started + settings.step_s + lag:
+            return True
+        start = int(self.step_started) + 2  # the first whole second after the rate settled
+        end = int(self.step_started + settings.step_s)
+        step = evaluate_step(self.aggregate, settings.slo, self.step_rate, start, end,
+                             self.profile.worker_users)
+        step["step"] = len(search.steps) + 1
+        step["started_epoch_s"] = round(self.step_started, 3)
+        search.record(step)
+        log.info("gearcheck capacity: step %d offered %.0f/s achieved %.0f/s, %s %s us: %s",
+                 step["step"], step["offered_rate"], step["achieved_rate"],
+                 settings.slo.label(), step["latency_us"], "held" if step["held"] else "broke")
+        if search.done:
+            self.rate_scale(0.0)  # nothing more is offered while the run drains
+            return False
+        self._offer(search.rate, now)
+        return True
+
+    def _offer(self, rate: float, now: float) -> None:
+        self.step_started = now
+        self.step_rate = rate
+        self.rate_scale(rate / self.base_rate())
+
+    def base_rate(self) -> float:
+        """Jobs/s the client users offer at scale 1 (Locust spreads users by weight)."""
+        users = self.profile.max_client_users
+        total_weight = sum(c.weight for c in self.profile.clients) or 1
+        return sum(users * c.weight / total_weight * c.rate
+                   for c in self.profile.clients if c.open_model) or 1.0
+
+    def rate_scale(self, scale: float) -> None:
+        runner = self.environment.runner
+        runner.send_message("gearcheck_rate", scale)
+        if not isinstance(runner, MasterRunner):
+            current().measurements.rate_scale = scale
 
     # -- called by the shape, about once a second, after the stages -------
     def finishing(self, seconds_after_load: float) -> bool:
@@ -109,9 +168,8 @@ class Controller:
         extra = {"locust": {"requests": stats.num_requests, "failures": stats.num_failures,
                             "processes": len(runner.clients)
                             if isinstance(runner, MasterRunner) else 1}}
-        replayed = fidelity(self.profile, self.aggregate)
-        if replayed is not None:
-            extra["replay"] = replayed
+        if self.search is not None:
+            extra["capacity"] = self.search.result()
         summary = build_summary(self.profile, str(self.address), self.aggregate,
                                 queued_at_end, extra)
         out_dir = Path(os.environ.get(REPORT_DIR_ENV) or
@@ -180,6 +238,10 @@ class _EndProxy:
         assert _controller is not None
         return _controller.finishing(seconds_after_load)
 
+    def searching(self, t: float) -> bool:
+        assert _controller is not None
+        return _controller.searching(t)
+
 
 def _register_listeners(profile: Profile, address: Address) -> None:
     @events.init.add_listener
@@ -205,7 +267,11 @@ def _register_listeners(profile: Profile, address: Address) -> None:
             if isinstance(runner, WorkerRunner):
                 runner.send_message("gearcheck_final", {**measurements.export(), "final": True})
 
+        def on_rate(environment: Any, msg: Any, **_kw: Any) -> None:
+            measurements.rate_scale = float(msg.data)
+
         runner.register_message("gearcheck_drain", on_drain)
+        runner.register_message("gearcheck_rate", on_rate)
         runner.register_message("gearcheck_flush", on_flush)
 
     @events.report_to_master.add_listener

@@ -14,13 +14,14 @@ All the machinery lives in gearcheck.swarm; this file only picks the profile.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 
 from locust import events
 
 from gearcheck.swarm.hooks import install
-from gearcheck.swarm.profile import ProfileError, load_profile, with_duration, with_speed
+from gearcheck.swarm.profile import ProfileError, load_profile, with_capacity, with_duration
 from gearcheck.swarm.units import parse_duration
 from gearcheck.wire import Address
 
@@ -50,6 +51,11 @@ try:
     PROFILE = load_profile(_profile_path)
 except ProfileError as exc:
     sys.exit(f"gearcheck locustfile: invalid profile\n{exc}")
+if "GEARCHECK_CAPACITY" in os.environ or PROFILE.raw.get("mode") == "capacity":
+    try:  # gearcheck capacity: the search's settings
+        PROFILE = with_capacity(PROFILE, json.loads(os.environ.get("GEARCHECK_CAPACITY", "{}")))
+    except ValueError as exc:
+        sys.exit(f"gearcheck locustfile: {exc}")
 if os.environ.get("GEARCHECK_DURATION"):  # gearcheck load --duration: scale the stages
     PROFILE = with_duration(PROFILE, parse_duration(os.environ["GEARCHECK_DURATION"]))
 if os.environ.get("GEARCHECK_SPEED"):  # gearcheck load --speed: K times the arrival rates

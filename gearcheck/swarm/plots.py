@@ -41,9 +41,44 @@ _PERCENTILE_COLOURS = {"p50": "tab:blue", "p90": "tab:orange", "p99": "tab:red"}
 
 def draw_all(summary: dict[str, Any], out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
-    return [_throughput(summary, out_dir / "throughput.png"),
-            _latency(summary, out_dir / "latency.png"),
-            _queue(summary, out_dir / "queue.png")]
+    paths = [_throughput(summary, out_dir / "throughput.png"),
+             _latency(summary, out_dir / "latency.png"),
+             _queue(summary, out_dir / "queue.png")]
+    if summary.get("capacity", {}).get("steps"):
+        paths.append(_capacity(summary, out_dir / "capacity.png"))
+    return paths
+
+
+def _capacity(summary: dict[str, Any], path: Path) -> Path:
+    """The knee: each step's latency percentile against the throughput it achieved."""
+    capacity = summary["capacity"]
+    steps = sorted(capacity["steps"], key=lambda s: s["offered_rate"])
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for held, colour, label in ((True, "tab:green", "held"), (False, "tab:red", "broke")):
+        xs = [s["achieved_rate"] for s in steps if s["held"] is held and s["latency_us"]]
+        ys = [s["latency_us"] / 1000 for s in steps if s["held"] is held and s["latency_us"]]
+        ax.scatter(xs, ys, color=colour, label=f"step {label} the target", zorder=3)
+    line = [(s["achieved_rate"], s["latency_us"] / 1000) for s in steps if s["latency_us"]]
+    if line:
+        ax.plot(*zip(*line, strict=True), color="grey", linewidth=1, zorder=2)
+    slo = capacity["slo_label"]
+    limit_ms = float(slo.rsplit("<", 1)[1].split()[0])
+    ax.axhline(limit_ms, color="tab:red", linestyle="--", label=f"target: {slo}")
+    if capacity["capacity_throughput"]:
+        ax.axvline(capacity["capacity_throughput"], color="tab:green", linestyle=":",
+                   label=f"capacity: {capacity['capacity_rate']:,.0f} jobs/s offered")
+    ax.set_yscale("log")
+    ax.set_xlabel("throughput achieved in the step (jobs/s)")
+    ax.set_ylabel(f"{slo.split()[0]} {slo.split()[1]} (ms, log scale)")
+    profile = summary["profile"]
+    ax.set_title(f"latency against throughput, step by step\n{profile['name']} against "
+                 f"{summary['server']}", fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
 
 
 def _title(summary: dict[str, Any], what: str) -> str:

@@ -30,6 +30,7 @@ import jsonschema
 import yaml
 
 from ..yaml_positions import field_path, line_of, load_documents, yaml_error_where
+from .capacity import CapacitySettings, parse_slo
 from .units import Distribution, parse_distribution, parse_duration, parse_size
 
 PRIORITIES = ("high", "normal", "low")
@@ -129,6 +130,7 @@ class Profile:
     clients: tuple[ClientMix, ...]
     workers: tuple[WorkerMix, ...]
     thresholds: Thresholds
+    capacity: CapacitySettings | None = None  # mode: capacity (``gearcheck capacity``)
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
     speed: float = 1.0  # multiplies every open-model arrival rate
     recorded: dict[str, Any] | None = None  # a replayed workload's recorded figures
@@ -158,6 +160,22 @@ class Profile:
         for w in self.workers:
             names += [f for f in w.functions if f not in names]
         return names
+
+
+def with_capacity(profile: Profile, overrides: dict[str, Any]) -> Profile:
+    """The profile in capacity mode; ``overrides`` (slo text, start_rate, growth, step_s,
+    refine, max_steps) replace the profile's own ``capacity:`` settings."""
+    base = profile.capacity
+    values: dict[str, Any] = {} if base is None else {
+        "start_rate": base.start_rate, "growth": base.growth, "step_s": base.step_s,
+        "refine": base.refine, "max_steps": base.max_steps, "slo": base.slo}
+    for key, value in overrides.items():
+        if value is not None:
+            values[key] = parse_slo(value) if key == "slo" else value
+    if "slo" not in values:
+        raise ValueError("capacity mode needs an SLO (--slo \"result p99 < 10ms\" or "
+                         "capacity: {slo: ...} in the profile)")
+    return replace(profile, capacity=CapacitySettings(**values))
 
 
 def with_duration(profile: Profile, seconds: float) -> Profile:
@@ -282,6 +300,7 @@ def _build(data: dict[str, Any], lines: _LineMap, source: str) -> Profile:
                         f"function {name!r} gets foreground jobs but no worker (count > 0) "
                         f"registers it: those jobs would never finish"))
     thresholds = _thresholds(data.get("thresholds", {}), convert)
+    capacity = _capacity(data, lines, problems, convert)
     if problems:
         raise ProfileError(problems)
     return Profile(
@@ -292,12 +311,17 @@ def _build(data: dict[str, Any], lines: _LineMap, source: str) -> Profile:
         job_timeout=convert(["job_timeout"], parse_duration, data.get("job_timeout", 30)),
         seed=data.get("seed"),
         clients=tuple(c for c in clients if c is not None), workers=tuple(workers),
-        thresholds=thresholds, raw=data, speed=float(data.get("speed", 1.0)),
-        recorded=data.get("recorded"))
+        thresholds=thresholds, capacity=capacity, raw=data)
 
 
 def _stages(data: dict[str, Any], lines: _LineMap, problems: list[str], convert: Any
             ) -> list[Stage]:
+    if "stages" not in data and data.get("mode") == "capacity":
+        if "users" not in data:
+            problems.append(lines.at([], "capacity mode needs 'users' (the client users the "
+                                         "offered rate is spread over)"))
+            return []
+        return [Stage("hold", data["users"], 1.0, None)]  # the search decides how long
     if "stages" not in data:
         missing = [k for k in ("users", "duration") if k not in data]
         if missing:
@@ -413,6 +437,32 @@ def _check_names(data: dict[str, Any], lines: _LineMap, problems: list[str]) -> 
                                          f"name {mix['name']!r} is already used by "
                                          f"{section}[{seen[mix['name']]}]"))
             seen[mix["name"]] = i
+
+
+def _capacity(data: dict[str, Any], lines: _LineMap, problems: list[str], convert: Any
+              ) -> CapacitySettings | None:
+    raw = data.get("capacity")
+    if data.get("mode", "load") != "capacity":
+        if raw is not None:
+            problems.append(lines.at(["capacity"], "only used with mode: capacity"))
+        return None
+    raw = raw or {}
+    if not any(c.get("arrival", {}).get("model") == "open" for c in data["clients"]):
+        problems.append(lines.at(["mode"], "capacity mode raises an open model's rate: "
+                                           "give a client arrival: {model: open, rate: ...}"))
+    if "slo" not in raw:
+        return None  # the command line must give it (gearcheck capacity --slo)
+    slo = convert(["capacity", "slo"], parse_slo, raw["slo"])
+    step = convert(["capacity", "step"], parse_duration, raw.get("step", "5s"))
+    if slo is None or step is None:
+        return None
+    if step < 2:
+        problems.append(lines.at(["capacity", "step"], "a step needs at least 2s (its first "
+                                                       "second is not measured)"))
+    return CapacitySettings(slo=slo, start_rate=float(raw.get("start_rate", 200)),
+                            growth=float(raw.get("growth", 1.5)), step_s=step,
+                            refine=int(raw.get("refine", 3)),
+                            max_steps=int(raw.get("max_steps", 30)))
 
 
 def _thresholds(raw: dict[str, Any], convert: Any) -> Thresholds:

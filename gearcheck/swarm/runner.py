@@ -32,7 +32,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from ..targets import ProcessTarget, Target, TargetError, free_port, open_target
 from ..wire import Address
 from .cpu import CpuSampler, describe, listener_pid
-from .profile import Profile, ProfileError, load_profile, with_duration
+from .profile import Profile, ProfileError, load_profile, with_capacity, with_duration
 
 EXIT_OK, EXIT_FAILED, EXIT_HARNESS = 0, 1, 2
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -54,7 +54,11 @@ def locust_binary() -> str:
 def run_load(profile_path: str | Path, *, server: str | None, out_root: Path,
              run_name: str | None = None, workers: int = 0, quiet: bool = False,
              locustfile: Path = LOCUSTFILE, extra_env: dict[str, str] | None = None,
-             duration: float | None = None, speed: float | None = None) -> LoadResult:
+             duration: float | None = None, cpus: set[int] | None = None,
+             capacity: dict[str, Any] | None = None) -> LoadResult:
+    """One Locust run of a profile. ``cpus``: the cores every Locust process may use
+    (``os.sched_setaffinity``; the benchmarks keep the server off them). ``capacity``:
+    run a capacity search (``profile.with_capacity`` settings: slo, start_rate, ...)."""
     console = Console(stderr=True, quiet=quiet)
     run_dir = out_root / (run_name or time.strftime("%Y%m%d-%H%M%S-") + Path(profile_path).stem)
     try:
@@ -63,6 +67,13 @@ def run_load(profile_path: str | Path, *, server: str | None, out_root: Path,
         console.print(f"[red]gearcheck load: invalid profile[/red]\n{exc}")
         return LoadResult(EXIT_HARNESS, run_dir, problems=exc.problems)
     extra_env = dict(extra_env or {})
+    if capacity is not None or profile.raw.get("mode") == "capacity":
+        try:
+            profile = with_capacity(profile, capacity or {})
+        except ValueError as exc:
+            console.print(f"[red]gearcheck: {escape(str(exc))}[/red]")
+            return LoadResult(EXIT_HARNESS, run_dir, problems=[str(exc)])
+        extra_env["GEARCHECK_CAPACITY"] = json.dumps(capacity or {})
     if duration is not None:
         profile = with_duration(profile, duration)
         extra_env["GEARCHECK_DURATION"] = str(duration)
@@ -78,7 +89,7 @@ def run_load(profile_path: str | Path, *, server: str | None, out_root: Path,
     try:
         with _target(address_text, run_dir) as target:
             return _run(profile, target.address, run_dir, workers, console, locustfile,
-                        extra_env or {}, _server_pid(target))
+                        extra_env or {}, _server_pid(target), cpus)
     except (TargetError, ValueError) as exc:
         console.print(f"[red]gearcheck load: cannot run: {exc}[/red]")
         return LoadResult(EXIT_HARNESS, run_dir, problems=[str(exc)])
@@ -100,13 +111,13 @@ def _server_pid(target: Target) -> int | None:
 
 
 def _run(profile: Profile, address: Address, run_dir: Path, workers: int, console: Console,
-         locustfile: Path, extra_env: dict[str, str], server_pid: int | None = None
-         ) -> LoadResult:
+         locustfile: Path, extra_env: dict[str, str], server_pid: int | None = None,
+         cpus: set[int] | None = None) -> LoadResult:
     run_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "GEARCHECK_PROFILE": str(Path(profile.path).resolve()),
            "GEARCHECK_SERVER": str(address), "GEARCHECK_REPORT_DIR": str(run_dir.resolve()),
            "PYTHONUNBUFFERED": "1", **extra_env}
-    expected = profile.duration + profile.drain_timeout + 15
+    expected = _load_seconds(profile) + profile.drain_timeout + 15
     common = ["-f", str(locustfile)]
     master = [locust_binary(), *common, "--headless", "--only-summary",
               "--html", str(run_dir / "locust.html"), "--csv", str(run_dir / "locust"),
@@ -120,13 +131,13 @@ def _run(profile: Profile, address: Address, run_dir: Path, workers: int, consol
                 master += ["--master", "--master-bind-host", "127.0.0.1",
                            "--master-bind-port", str(port), "--expect-workers", str(workers),
                            "--expect-workers-max-wait", "30"]
-                procs.append(_spawn(master, env, log))
+                procs.append(_spawn(master, env, log, cpus))
                 for _ in range(workers):
                     procs.append(_spawn([locust_binary(), *common, "--worker",
                                          "--master-host", "127.0.0.1",
-                                         "--master-port", str(port)], env, log))
+                                         "--master-port", str(port)], env, log, cpus))
             else:
-                procs.append(_spawn(master, env, log))
+                procs.append(_spawn(master, env, log, cpus))
             cpu = CpuSampler([p.pid for p in procs], server_pid)
             code = _wait(procs, expected + 60, profile, console, cpu)
         finally:
@@ -145,9 +156,21 @@ def _run(profile: Profile, address: Address, run_dir: Path, workers: int, consol
     return LoadResult(EXIT_OK if summary["passed"] else EXIT_FAILED, run_dir, summary)
 
 
-def _spawn(argv: list[str], env: dict[str, str], log: Any) -> subprocess.Popen[bytes]:
+def _spawn(argv: list[str], env: dict[str, str], log: Any,
+           cpus: set[int] | None = None) -> subprocess.Popen[bytes]:
+    def bind() -> None:
+        if cpus:
+            os.sched_setaffinity(0, cpus)
     return subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
+                            stdin=subprocess.DEVNULL, start_new_session=True,
+                            preexec_fn=bind if cpus else None)
+
+
+def _load_seconds(profile: Profile) -> float:
+    """How long the load lasts: the stages, or a capacity search's longest run."""
+    if profile.capacity is not None:
+        return profile.capacity.max_steps * (profile.capacity.step_s + 4) + 10
+    return profile.duration
 
 
 def _cpu(summary: dict[str, Any], profile: Profile, cpu: CpuSampler) -> dict[str, Any]:
@@ -170,14 +193,14 @@ def _wait(procs: list[subprocess.Popen[bytes]], deadline_s: float, profile: Prof
     columns = (TextColumn(f"[bold]{profile.name}[/bold]"), BarColumn(),
                TextColumn("{task.completed:.0f}/{task.total:.0f}s"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("load", total=profile.duration)
+        task = progress.add_task("load", total=_load_seconds(profile))
         while master.poll() is None:
             elapsed = time.monotonic() - start
             if elapsed > deadline_s:
                 console.print(f"[red]Locust still running after {deadline_s:.0f}s: "
                               f"stopping it[/red]")
                 return -1
-            progress.update(task, completed=min(elapsed, profile.duration))
+            progress.update(task, completed=min(elapsed, _load_seconds(profile)))
             cpu.sample()
             time.sleep(0.25)
     for proc in procs[1:]:

@@ -22,6 +22,9 @@ class EndOfRun(Protocol):
     def finishing(self, seconds_after_load: float) -> bool:
         """True while the drain or the final flush is still going on."""
 
+    def searching(self, t: float) -> bool:
+        """Capacity mode: True while the search still has steps to run."""
+
 
 def clients_at(profile: Profile, t: float) -> int | None:
     """Client users the stages ask for at ``t`` seconds; None once they are over."""
@@ -67,8 +70,21 @@ class ProfileShape(LoadTestShape):
     controller: EndOfRun
     _last_total = 0
 
+    _load_over_at: float | None = None
+
     def tick(self) -> tuple[int, float] | None:
         t = self.get_run_time()
+        profile = self.profile
+        if profile.capacity is not None:  # the users stay; the controller sets their rate
+            if self._load_over_at is None:
+                if self.controller.searching(t):
+                    total = profile.worker_users + profile.max_client_users
+                    return total, max(profile.spawn_rate, float(total))
+                self._load_over_at = t
+            self._last_total = profile.worker_users + profile.max_client_users
+            if self.controller.finishing(t - self._load_over_at):
+                return self._last_total, profile.spawn_rate
+            return None
         clients = clients_at(self.profile, t)
         if clients is not None:
             self._last_total = self.profile.worker_users + clients
