@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+import locust.stats
 from locust import events
 from locust.runners import MasterRunner, WorkerRunner
 
@@ -32,10 +33,10 @@ from ..wire import Address
 from .capacity import CapacitySearch, evaluate_step
 from .client import GearmanClientUser
 from .collector import Aggregate
+from .latency import new_histogram
 from .plots import draw_all
 from .poller import StatusPoller
-from .profile import Profile
-from .replay import ReplayClientUser, fidelity, install_clock
+from .profile import Profile, ProfileError, load_profile
 from .runtime import configure, current
 from .shape import ProfileShape
 from .summary import build_summary
@@ -65,6 +66,51 @@ class Controller:
         self.drain_started: float | None = None
         self.flush_started: float | None = None
         self.summary: dict[str, Any] | None = None
+        self.progress: gevent.Greenlet | None = getattr(self, "progress", None)
+        if self.progress is not None:
+            self.progress.kill(block=False)
+            self.progress = None
+
+    # -- progress: every second, for the runner's bar or plain lines ---------
+    def progress_forever(self) -> None:
+        while True:
+            gevent.sleep(PROGRESS_S)
+            try:
+                self.write_progress()
+            except Exception as exc:  # progress is a convenience: never stop the run
+                log.debug("gearcheck: progress not written: %s", exc)
+
+    def write_progress(self) -> None:
+        """progress.json: jobs/s in the last whole second, p99 of the last 5 s, errors."""
+        if not isinstance(self.environment.runner, MasterRunner) and self.search is None:
+            self.aggregate.merge(current().measurements.export())
+        agg = self.aggregate
+        now = int(time.time())
+        lag = 4 if isinstance(self.environment.runner, MasterRunner) else 1
+        done_kind = "executed" if self.profile.worker_users else "created"
+        recent = [s for s in range(now - lag - 5, now - lag + 1) if s in agg.per_second]
+        jobs_per_s = agg.per_second[recent[-1]].get(done_kind, 0) if recent else 0
+        metric = "result" if any((("result", s) in agg.latency.by_second) for s in recent) \
+            else "created"
+        hist = new_histogram(2)
+        for s in recent:
+            part = agg.latency.by_second.get((metric, s))
+            if part is not None:
+                hist.add(part)
+        counts = agg.ledger.counts
+        errors = sum(agg.errors.values()) + counts["fg_fail"] + counts["fg_exception"]
+        phase = "drain" if self.drain_started is not None else "load"
+        if self.search is not None and self.drain_started is None:
+            phase = f"capacity step {len(self.search.steps) + 1} at {self.step_rate:,.0f}/s"
+        state = {"t": time.time(), "phase": phase, "jobs_per_s": jobs_per_s,
+                 "p99_metric": metric,
+                 "p99_us": hist.get_value_at_percentile(99) if hist.get_total_count() else None,
+                 "errors": errors, "submitted": sum(c.get("submitted", 0)
+                                                    for c in agg.per_second.values())}
+        out = _report_dir() / "progress.json"
+        tmp = out.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state))
+        tmp.replace(out)
 
     # -- capacity mode: called by the shape about once a second ------------
     def searching(self, t: float) -> bool:
@@ -159,6 +205,9 @@ class Controller:
     # -- the end -----------------------------------------------------------
     def write_summary(self) -> dict[str, Any]:
         self.poller.stop()
+        if self.progress is not None:
+            self.progress.kill(block=False)
+            self.progress = None
         final = self.poller.poll_once()
         queued_at_end = final["queued"] + final["running"] if final else 0
         runner = self.environment.runner
@@ -172,9 +221,7 @@ class Controller:
             extra["capacity"] = self.search.result()
         summary = build_summary(self.profile, str(self.address), self.aggregate,
                                 queued_at_end, extra)
-        out_dir = Path(os.environ.get(REPORT_DIR_ENV) or
-                       Path("reports/load") / time.strftime("%Y%m%d-%H%M%S-webui"))
-        out_dir.mkdir(parents=True, exist_ok=True)
+        out_dir = _report_dir()
         (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
         try:
             draw_all(summary, out_dir)
@@ -188,6 +235,14 @@ class Controller:
 
 _controller: Controller | None = None
 OBSERVATION_FLUSH_S = 0.5
+PROGRESS_S = 1.0
+_WEB_UI_RUN = time.strftime("%Y%m%d-%H%M%S-webui")
+
+
+def _report_dir() -> Path:
+    out = Path(os.environ.get(REPORT_DIR_ENV) or Path("reports/load") / _WEB_UI_RUN)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
 
 
 def _flush_observations_forever(measurements: Any) -> None:
@@ -207,30 +262,84 @@ def controller() -> Controller | None:
     return _controller
 
 
+def target_host(address: Address) -> str:
+    """What Locust's UI and HTML report show as the target."""
+    return f"gearman://{address}"
+
+
 def install(profile: Profile, address: Address, namespace: dict[str, Any]) -> None:
     """Define the user classes and shape in ``namespace`` and hook Locust's events."""
     configure(profile, address)
+    # Locust's HTML report charts its history: one point a second, not one per five.
+    locust.stats.HISTORY_STATS_INTERVAL_SEC = 1
+    namespace.update(user_classes(profile, address))
+    namespace["GearcheckShape"] = _shape_class(profile)
+    _register_listeners(profile, address)
+
+
+def user_classes(profile: Profile, address: Address) -> dict[str, type]:
+    """One Locust user class per client mix (``weight``) and worker mix (``fixed_count``)."""
     from .worker import GearmanWorkerUser
 
-    client_base = ReplayClientUser if profile.rate_stages else GearmanClientUser
-    if profile.rate_stages:
-        install_clock()
+    classes: dict[str, type] = {}
     for mix in profile.clients:
         name = f"Client_{mix.name}"
-        attrs: dict[str, Any] = {"mix": mix, "weight": mix.weight, "__module__": __name__}
-        if mix.users is not None:
-            attrs["fixed_count"] = mix.users
-        namespace[name] = type(name, (client_base,), attrs)
+        classes[name] = type(name, (GearmanClientUser,),
+                             {"mix": mix, "weight": mix.weight, "__module__": __name__,
+                              "host": target_host(address)})
     for wmix in profile.workers:
         if wmix.count == 0:
             continue
         name = f"Worker_{wmix.name}"
-        namespace[name] = type(name, (GearmanWorkerUser,),
-                               {"mix": wmix, "fixed_count": wmix.count, "__module__": __name__})
-    namespace["GearcheckShape"] = type("GearcheckShape", (ProfileShape,),
-                                       {"profile": profile, "controller": _EndProxy(),
-                                        "__module__": __name__})
-    _register_listeners(profile, address)
+        classes[name] = type(name, (GearmanWorkerUser,),
+                             {"mix": wmix, "fixed_count": wmix.count, "__module__": __name__,
+                              "host": target_host(address)})
+    return classes
+
+
+def _shape_class(profile: Profile) -> type:
+    return type("GearcheckShape", (ProfileShape,),
+                {"profile": profile, "controller": _EndProxy(), "__module__": __name__})
+
+
+def reconfigure(environment: Any, profile_path: str, server: str) -> str | None:
+    """Run ``profile_path`` against ``server`` from now on (the web UI's choice); the
+    problem, in one line, when they cannot be used."""
+    rt = current()
+    if profile_path == rt.profile.path and server == str(rt.address):
+        return None
+    try:
+        profile = load_profile(profile_path)
+        address = Address.parse(server or profile.server or "")
+    except (ProfileError, ValueError) as exc:
+        return f"gearcheck: {exc}"
+    configure(profile, address)
+    environment.user_classes = list(user_classes(profile, address).values())
+    shape = _shape_class(profile)()
+    shape.runner = environment.runner
+    environment.shape_class = shape
+    environment.host = target_host(address)
+    if _controller is not None:
+        _controller.profile = profile
+        _controller.address = address
+    log.info("gearcheck: now running %s against %s", profile_path, address)
+    return None
+
+
+def _web_ui_choice(environment: Any) -> None:
+    """The start form's profile and server fields decide what the run uses."""
+    from flask import jsonify, request
+
+    @environment.web_ui.app.before_request
+    def choose() -> Any:
+        if request.method != "POST" or not request.path.endswith("/swarm"):
+            return None
+        profile = request.form.get("gearcheck_profile") or current().profile.path
+        server = request.form.get("gearman_server") or str(current().address)
+        problem = reconfigure(environment, profile, server)
+        if problem:
+            return jsonify({"success": False, "message": problem, "host": environment.host})
+        return None
 
 
 class _EndProxy:
@@ -248,6 +357,10 @@ def _register_listeners(profile: Profile, address: Address) -> None:
     def on_init(environment: Any, **_kw: Any) -> None:
         global _controller
         runner = environment.runner
+        if not environment.host:
+            environment.host = target_host(address)
+        if getattr(environment, "web_ui", None) is not None:
+            _web_ui_choice(environment)
         measurements = current().measurements
         if not isinstance(runner, WorkerRunner):
             _controller = Controller(environment, profile, address)
@@ -285,6 +398,11 @@ def _register_listeners(profile: Profile, address: Address) -> None:
 
     @events.test_start.add_listener
     def on_test_start(environment: Any, **_kw: Any) -> None:
+        options = environment.parsed_options
+        if isinstance(environment.runner, WorkerRunner) and options is not None:
+            # the master's web UI may have chosen another profile or server
+            reconfigure(environment, options.gearcheck_profile or current().profile.path,
+                        options.gearman_server or str(current().address))
         measurements = current().measurements
         measurements.draining = False
         if not isinstance(environment.runner, MasterRunner):
@@ -292,6 +410,7 @@ def _register_listeners(profile: Profile, address: Address) -> None:
         if _controller is not None and not isinstance(environment.runner, WorkerRunner):
             _controller.reset()
             _controller.poller.start()
+            _controller.progress = gevent.spawn(_controller.progress_forever)
 
     @events.test_stop.add_listener
     def on_test_stop(environment: Any, **_kw: Any) -> None:

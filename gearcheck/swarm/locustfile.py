@@ -42,8 +42,11 @@ def _choice() -> tuple[str, str | None]:
 
 @events.init_command_line_parser.add_listener
 def _options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--gearcheck-profile", help="gearcheck load profile (YAML)", default="")
-    parser.add_argument("--gearman-server", help="HOST:PORT of the Gearman server", default="")
+    # Shown (and filled in) on the web UI's start form; what is chosen there runs.
+    parser.add_argument("--gearcheck-profile", help="gearcheck load profile (YAML)",
+                        default=str(_profile_path))
+    parser.add_argument("--gearman-server", help="HOST:PORT of the Gearman server",
+                        default=str(_server))
 
 
 _profile_path, _server = _choice()

@@ -8,7 +8,9 @@ environment variables read by the locustfile; the master writes
 summary.json into the run directory, and this module turns it into the exit
 code: 0 every threshold held, 1 one failed, 2 the run could not happen
 (invalid profile, unreachable server, Locust failed, no summary).
-While Locust runs, a rich progress bar follows the expected duration.
+While Locust runs, its master writes progress.json every second (jobs/s, p99,
+errors, phase); on a terminal a rich bar shows it, without one a plain line
+is printed at least every 5 s.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from .cpu import CpuSampler, describe, listener_pid
 from .profile import Profile, ProfileError, load_profile, with_capacity, with_duration
 
 EXIT_OK, EXIT_FAILED, EXIT_HARNESS = 0, 1, 2
+PLAIN_EVERY_S = 5.0  # without a terminal: a progress line at least this often
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 
 
@@ -139,7 +142,7 @@ def _run(profile: Profile, address: Address, run_dir: Path, workers: int, consol
             else:
                 procs.append(_spawn(master, env, log, cpus))
             cpu = CpuSampler([p.pid for p in procs], server_pid)
-            code = _wait(procs, expected + 60, profile, console, cpu)
+            code = _wait(procs, expected + 60, profile, console, cpu, run_dir)
         finally:
             for proc in procs:
                 _stop(proc)
@@ -187,20 +190,31 @@ def _cpu(summary: dict[str, Any], profile: Profile, cpu: CpuSampler) -> dict[str
 
 
 def _wait(procs: list[subprocess.Popen[bytes]], deadline_s: float, profile: Profile,
-          console: Console, cpu: CpuSampler) -> int:
+          console: Console, cpu: CpuSampler, run_dir: Path) -> int:
+    """Wait for the master, showing the run's progress from its progress.json: a rich bar
+    on a terminal, else a plain line every ``PLAIN_EVERY_S`` (CI logs, pipes)."""
     master = procs[0]
     start = time.monotonic()
-    columns = (TextColumn(f"[bold]{profile.name}[/bold]"), BarColumn(),
-               TextColumn("{task.completed:.0f}/{task.total:.0f}s"), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("load", total=_load_seconds(profile))
+    total = _load_seconds(profile)
+    live = console.is_terminal and not console.quiet
+    columns = (TextColumn(f"[bold]{escape(profile.name)}[/bold]"), BarColumn(),
+               TextColumn("{task.completed:.0f}/{task.total:.0f}s"), TimeElapsedColumn(),
+               TextColumn("{task.fields[figures]}"))
+    last_line = start
+    with Progress(*columns, console=console, transient=True, disable=not live) as progress:
+        task = progress.add_task("load", total=total, figures="starting Locust")
         while master.poll() is None:
             elapsed = time.monotonic() - start
             if elapsed > deadline_s:
                 console.print(f"[red]Locust still running after {deadline_s:.0f}s: "
                               f"stopping it[/red]")
                 return -1
-            progress.update(task, completed=min(elapsed, _load_seconds(profile)))
+            figures = _figures(run_dir)
+            progress.update(task, completed=min(elapsed, total), figures=figures)
+            if not live and not console.quiet and time.monotonic() - last_line >= PLAIN_EVERY_S:
+                last_line = time.monotonic()
+                console.print(f"{profile.name}: {elapsed:.0f}s of ~{total:.0f}s; {figures}",
+                              markup=False, highlight=False, soft_wrap=True)
             cpu.sample()
             time.sleep(0.25)
     for proc in procs[1:]:
@@ -209,6 +223,18 @@ def _wait(procs: list[subprocess.Popen[bytes]], deadline_s: float, profile: Prof
         except subprocess.TimeoutExpired:
             pass
     return master.returncode
+
+
+def _figures(run_dir: Path) -> str:
+    """The master's latest progress.json as one line: jobs/s, p99, errors, phase."""
+    try:
+        state = json.loads((run_dir / "progress.json").read_text())
+    except (OSError, ValueError):
+        return "starting Locust"
+    p99 = state.get("p99_us")
+    p99_text = f"{p99 / 1000:.2f} ms" if p99 is not None else "-"
+    return (f"{state['jobs_per_s']:,} jobs/s, {state['p99_metric']} p99 {p99_text}, "
+            f"{state['errors']} errors ({state['phase']})")
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
