@@ -9,9 +9,11 @@ rate that held and the lowest that broke, ``refine`` times.
 A step holds when, over its measured window (the step less its first second,
 while the rate settles): the SLO's percentile of its metric is within the
 limit, no errors occurred, the server kept up (completions at least
-``KEEP_UP`` of what was offered) and the generator did (sends that started
-late stay under ``MAX_LATE``; above that the generator, not the server, is
-the limit and the search stops saying so). Every step's figures go in
+``KEEP_UP`` of what was sent) and the generator did (it sent at least
+``KEEP_UP`` of the rate it was asked to offer; below that the generator, not
+the server, is the limit and the search stops saying so). Sends that started
+late (a busy machine delays a greenlet) are still sent, in a burst, and
+counted: ``late_ratio`` in each step. Every step's figures go in
 summary.json (``capacity.steps``) and capacity.png plots latency against
 achieved throughput: the knee.
 
@@ -29,7 +31,6 @@ from .latency import METRICS, new_histogram
 from .units import parse_duration
 
 KEEP_UP = 0.95
-MAX_LATE = 0.05
 _SLO = re.compile(r"^\s*(?P<metric>[a-z_]+)\s+p(?P<p>[0-9]+(?:\.[0-9]+)?)\s*(?P<op><=|<)"
                   r"\s*(?P<limit>\S+)\s*$")
 
@@ -106,7 +107,8 @@ class CapacitySearch:
         rate = step["offered_rate"]
         if step.get("generator_limited"):
             self.stop_reason = ("the generator could not offer this rate (late sends "
-                                f"{step['late_ratio']:.0%}): add Locust processes")
+                                f"{step['late_ratio']:.0%}, sent {step['submitted_rate']:,.0f} of "
+                                f"{rate:,.0f}/s): add Locust processes")
             return
         bracketed = self.best is not None and self.worst is not None
         if step["held"]:
@@ -158,12 +160,15 @@ def evaluate_step(agg: Any, slo: Slo, offered_rate: float, start: int, end: int,
     late_ratio = late / submitted if submitted else 0.0
     within = latency_us is not None and latency_us <= slo.limit_s * 1e6
     kept_up = achieved >= KEEP_UP * (submitted / window) if submitted else False
+    # Sent short of the rate while the server kept up with what it got: the generator's limit
+    # (a server that falls behind fills the clients' windows and breaks the step instead).
+    generator_limited = kept_up and submitted / window < KEEP_UP * offered_rate
     return {
         "offered_rate": round(offered_rate, 1), "submitted_rate": round(submitted / window, 1),
         "achieved_rate": round(achieved, 1), "window_s": window,
         f"{slo.metric}_p{slo.percentile:g}_us": latency_us, "latency_us": latency_us,
         "samples": samples, "errors": errors, "late_ratio": round(late_ratio, 4),
         "kept_up": kept_up, "within_slo": within,
-        "generator_limited": late_ratio > MAX_LATE,
-        "held": within and kept_up and errors == 0 and late_ratio <= MAX_LATE,
+        "generator_limited": generator_limited,
+        "held": within and kept_up and errors == 0 and not generator_limited,
     }

@@ -58,7 +58,7 @@ def listener_pid(port: int) -> int | None:
     try:
         for conn in psutil.net_connections(kind="tcp"):
             if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
-                return conn.pid
+                return None if conn.pid is None else int(conn.pid)
     except (psutil.Error, OSError):
         return None
     return None

@@ -103,3 +103,18 @@ def test_bad_capacity_values_are_one_line_and_exit_2(tmp_path: Path) -> None:
         assert done.returncode == 2, argv
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and argv[0] in lines[0], done.stderr
+
+
+@pytest.mark.slow
+def test_a_distributed_search_steps_through_the_masters_reports(
+        gearmand: GearmandTarget, tmp_path: Path, write_profile: Callable[[str], Path],
+        fn: str) -> None:
+    text = CAPACITY.format(fn=fn, limit="2s").replace("max_steps: 4", "max_steps: 2")
+    result = run_load(write_profile(text), server=str(gearmand.address), out_root=tmp_path,
+                      run_name="cap", quiet=True, workers=2)
+    assert result.summary is not None, result.problems
+    steps = result.summary["capacity"]["steps"]
+    assert [s["offered_rate"] for s in steps] == [100, 300]
+    assert all(s["held"] and s["samples"] > 0 for s in steps), steps
+    assert len(result.summary["processes_reporting"]) == 2
+    assert result.exit_code == 0

@@ -174,3 +174,20 @@ def test_distributed_master_and_two_workers_merge(
     assert s["latency"]["result"]["all"]["count"] == fg["results"]
     assert s["latency"]["created"]["all"]["count"] == s["counts"]["created"]
     assert s["counts"]["created"] == fg["submissions"] + bg["submissions"]
+
+
+@pytest.mark.slow
+def test_progress_without_a_terminal_and_locusts_report(
+        gearmand: GearmandTarget, tmp_path: Path, write_profile: Callable[[str], Path],
+        fn: str, capfd: pytest.CaptureFixture[str]) -> None:
+    text = MIXED.format(served=f"{fn}s", parked=f"{fn}p", drop=0, duplicate=0, p50="10s")
+    result = run_load(write_profile(text.replace("duration: 3s", "duration: 7s")),
+                      server=str(gearmand.address), out_root=tmp_path / "reports",
+                      run_name="run")
+    assert result.exit_code == 0, result.problems
+    lines = [line for line in capfd.readouterr().err.splitlines() if " jobs/s, " in line]
+    # a plain line at least every 5 s, with the figures a person or CI wants to see
+    assert lines and all("p99" in line and "errors" in line for line in lines)
+    html = (result.run_dir / "locust.html").read_text()
+    assert html.count('"current_rps"') >= 5  # one history point a second, not one per five
+    assert f"gearman://{gearmand.address}" in html
