@@ -561,7 +561,7 @@ class GearmanClientUser(ReconnectingUser):
                 data = sock.recv(_RECV_CHUNK)
             except TimeoutError:
                 data = None
-            if self.finished:
+            if self.is_finished():  # the flush may have come while we waited
                 break
             if data is not None:
                 if not data:
@@ -573,6 +573,9 @@ class GearmanClientUser(ReconnectingUser):
                 self.expire()
         while True:  # idle until Locust stops this user
             gevent.sleep(1.0)
+
+    def is_finished(self) -> bool:
+        return self.finished
 
     def finish(self) -> None:
         """The run is over (the master's flush): hand what is still outstanding to the ledger."""

@@ -124,5 +124,5 @@ def describe(usage: dict[str, Any] | None, jobs: float, cores: int | None = None
     if busiest >= SATURATED_SHARE:
         out["warning"] = (f"a generator process used {busiest:.0%} of a core: the generator, "
                           f"not the server, may have set these figures (add Locust processes "
-                          f"with --workers, or cores)")
+                          f"with --processes, or cores)")
     return out

@@ -330,7 +330,7 @@ def _web_ui_choice(environment: Any) -> None:
     """The start form's profile and server fields decide what the run uses."""
     from flask import jsonify, request
 
-    @environment.web_ui.app.before_request
+    @environment.web_ui.app.before_request  # type: ignore[untyped-decorator]  # Flask via Locust
     def choose() -> Any:
         if request.method != "POST" or not request.path.endswith("/swarm"):
             return None
