@@ -48,7 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="length of a step (default 5s; its first second is not measured)")
     p.add_argument("--refine", type=count, default=None, metavar="N",
                    help="steps that halve the gap after the first break (default 3)")
-    p.add_argument("--max-steps", type=positive_int, default=None, metavar="N")
+    p.add_argument("--max-steps", type=positive_int, default=None, metavar="N",
+                   help="the most steps a search runs (default 30)")
     add_processes(p, "Locust worker processes under one master (0: one local process)")
     add_out(p, "capacity")
     p.set_defaults(func=run)
