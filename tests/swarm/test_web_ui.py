@@ -57,6 +57,8 @@ def test_the_profile_chosen_on_the_form_is_the_one_that_runs(
                 time.sleep(0.3)
         # the form is filled from what the locustfile was given, and names the real target
         assert str(first) in page and f"gearman://{gearmand.address}" in page
+        # user count, spawn rate and run time come from the profile: the form hides them
+        assert '"hide_common_options": true' in page
         form = urllib.parse.urlencode({"gearcheck_profile": str(second),
                                        "gearman_server": str(gearmand.address)}).encode()
         reply = json.loads(urllib.request.urlopen(base + "/swarm", data=form, timeout=10).read())
