@@ -151,7 +151,7 @@ class GearmanClientUser(ReconnectingUser):
         self.uniform: tuple[bool, bytes, str, int] | None = None
         if (len(self.functions) == 1 and len(self.prios) == 1 and mix.background in (0.0, 1.0)
                 and self.const_size is not None and mix.unique_policy == "none"
-                and self.const_size >= 64):
+                and self.const_size >= 64 and not self.small_payload_ids):
             fn, prio, bg = self.functions[0], self.prios[0], mix.background == 1.0
             self.uniform = (bg, self._prefix(fn, prio, bg, b""), self.names[(fn, prio, bg)],
                             self.const_size)
@@ -196,9 +196,8 @@ class GearmanClientUser(ReconnectingUser):
         open_model = mix.open_model
         m = self.m
         scale = m.rate_scale
-        rate = mix.rate * scale
-        interval_ns = int(1e9 / rate) if open_model and rate > 0 else 0
-        next_plan = time.perf_counter_ns()
+        plans = self._arrival_plan(scale) if open_model and scale > 0 else None
+        next_plan = next(plans) if plans is not None else 0
         late_ns = int(mix.late_after * 1e9)
         next_sweep = time.monotonic() + 1.0
         while True:
@@ -208,10 +207,9 @@ class GearmanClientUser(ReconnectingUser):
             now = time.perf_counter_ns()
             if open_model and m.rate_scale != scale:  # capacity mode: a new step's rate
                 scale = m.rate_scale
-                rate = mix.rate * scale
-                interval_ns = int(1e9 / rate) if rate > 0 else 0
-                next_plan = now
-            if open_model and rate <= 0:  # offering nothing (capacity mode, between runs)
+                plans = self._arrival_plan(scale) if scale > 0 else None
+                next_plan = next(plans) if plans is not None else 0
+            if open_model and plans is None:  # offering nothing (capacity mode, at the end)
                 gevent.sleep(0.2)
                 continue
             free = window - self.outstanding
@@ -226,8 +224,7 @@ class GearmanClientUser(ReconnectingUser):
                         if now - plan > late_ns:
                             self.m.tick("late")
                         self._send_batch(1, now, plan)
-                        next_plan += (int(self.rng.expovariate(rate) * 1e9)
-                                      if mix.poisson else interval_ns)
+                        next_plan = next(plans)  # type: ignore[arg-type]
             if open_model and self.outstanding < window:
                 wait = max(0.0, (next_plan - time.perf_counter_ns()) / 1e9)
                 if self.outstanding == 0:
@@ -250,6 +247,17 @@ class GearmanClientUser(ReconnectingUser):
             if open_model and time.monotonic() >= next_sweep:
                 next_sweep = time.monotonic() + 1.0
                 self.expire()
+
+    def _arrival_plan(self, scale: float = 1.0) -> Iterator[int]:
+        """Open model: the planned send times (perf_counter ns), constant or Poisson, at
+        the mix's rate per user times the profile's speed and ``scale`` (a capacity
+        search's step; gearcheck.swarm.replay plans rate stages instead)."""
+        rate = self.mix.rate * self.rt.profile.speed * scale
+        interval = int(1e9 / rate)
+        plan = time.perf_counter_ns()
+        while True:
+            yield plan
+            plan += int(self.rng.expovariate(rate) * 1e9) if self.mix.poisson else interval
 
     def _send_uniform(self, count: int, now_ns: int, plan_ns: int) -> None:
         """``_send_batch`` when every submission is alike (one function and priority, all
@@ -307,6 +315,7 @@ class GearmanClientUser(ReconnectingUser):
         origin = self.origin
         filler = self.filler
         fg_pending = self.fg_pending
+        small_ids = self.small_payload_ids
         seq = self.seq
         fg = 0
         for _ in range(count):

@@ -37,6 +37,7 @@ from .latency import new_histogram
 from .plots import draw_all
 from .poller import StatusPoller
 from .profile import Profile, ProfileError, load_profile
+from .replay import ReplayClientUser, fidelity, install_clock
 from .runtime import configure, current
 from .shape import ProfileShape
 from .summary import build_summary
@@ -219,6 +220,9 @@ class Controller:
                             if isinstance(runner, MasterRunner) else 1}}
         if self.search is not None:
             extra["capacity"] = self.search.result()
+        replayed = fidelity(self.profile, self.aggregate)
+        if replayed is not None:
+            extra["replay"] = replayed
         summary = build_summary(self.profile, str(self.address), self.aggregate,
                                 queued_at_end, extra)
         out_dir = _report_dir()
@@ -282,11 +286,16 @@ def user_classes(profile: Profile, address: Address) -> dict[str, type]:
     from .worker import GearmanWorkerUser
 
     classes: dict[str, type] = {}
+    client_base = ReplayClientUser if profile.rate_stages else GearmanClientUser
+    if profile.rate_stages:
+        install_clock()
     for mix in profile.clients:
         name = f"Client_{mix.name}"
-        classes[name] = type(name, (GearmanClientUser,),
-                             {"mix": mix, "weight": mix.weight, "__module__": __name__,
-                              "host": target_host(address)})
+        attrs: dict[str, Any] = {"mix": mix, "weight": mix.weight, "__module__": __name__,
+                                 "host": target_host(address)}
+        if mix.users is not None:
+            attrs["fixed_count"] = mix.users
+        classes[name] = type(name, (client_base,), attrs)
     for wmix in profile.workers:
         if wmix.count == 0:
             continue

@@ -21,7 +21,13 @@ import sys
 from locust import events
 
 from gearcheck.swarm.hooks import install
-from gearcheck.swarm.profile import ProfileError, load_profile, with_capacity, with_duration
+from gearcheck.swarm.profile import (
+    ProfileError,
+    load_profile,
+    with_capacity,
+    with_duration,
+    with_speed,
+)
 from gearcheck.swarm.units import parse_duration
 from gearcheck.wire import Address
 

@@ -113,6 +113,7 @@ class Thresholds:
     max_lost: int | None = 0
     max_duplicated: int | None = 0
     max_late_ratio: float | None = None
+    max_replay_deviation: float | None = None
     max_protocol_defects: int | None = 0
 
 
@@ -311,7 +312,8 @@ def _build(data: dict[str, Any], lines: _LineMap, source: str) -> Profile:
         job_timeout=convert(["job_timeout"], parse_duration, data.get("job_timeout", 30)),
         seed=data.get("seed"),
         clients=tuple(c for c in clients if c is not None), workers=tuple(workers),
-        thresholds=thresholds, capacity=capacity, raw=data)
+        thresholds=thresholds, capacity=capacity, raw=data, speed=float(data.get("speed", 1.0)),
+        recorded=data.get("recorded"))
 
 
 def _stages(data: dict[str, Any], lines: _LineMap, problems: list[str], convert: Any
@@ -475,4 +477,34 @@ def _thresholds(raw: dict[str, Any], convert: Any) -> Thresholds:
         latency=tuple(latency), max_error_ratio=raw.get("max_error_ratio"),
         min_throughput=raw.get("min_throughput"), max_lost=raw.get("max_lost", 0),
         max_duplicated=raw.get("max_duplicated", 0), max_late_ratio=raw.get("max_late_ratio"),
+        max_replay_deviation=raw.get("max_replay_deviation"),
         max_protocol_defects=raw.get("max_protocol_defects", 0))
+
+
+def _rate_stages(data: dict[str, Any], stages: list[Stage], clients: list[ClientMix | None],
+                 lines: _LineMap, problems: list[str]) -> list[Stage]:
+    """Open-model stages: every stage gives a rate, every client mix users and a share;
+    each stage's user count becomes the mixes' total (users stay for the whole run)."""
+    for i, raw in enumerate(data["stages"]):
+        if "rate" not in raw:
+            problems.append(lines.at(["stages", i], "give 'rate' in every stage or in none"))
+        elif "users" in raw:
+            problems.append(lines.at(["stages", i, "users"],
+                                     "a stage with 'rate' takes its users from the client "
+                                     "mixes' 'users'"))
+    if "users" in data:
+        problems.append(lines.at(["users"], "with rate stages the users come from each client "
+                                            "mix's 'users'"))
+    for i, mix in enumerate(clients):
+        if mix is None:
+            continue
+        raw = data["clients"][i]
+        if not mix.open_model or "share" not in raw.get("arrival", {}):
+            problems.append(lines.at(["clients", i, "arrival"],
+                                     "with rate stages every client mix needs arrival: "
+                                     "{model: open, share: S} (its share of the stage rate)"))
+        if "users" not in raw:
+            problems.append(lines.at(["clients", i], "with rate stages every client mix "
+                                                     "needs 'users' (a fixed count)"))
+    users = sum(mix.users or 0 for mix in clients if mix is not None)
+    return [replace(s, users=users) for s in stages]

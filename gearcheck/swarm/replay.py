@@ -107,9 +107,10 @@ class ReplayClientUser(GearmanClientUser):
             self.filler = body[head:] if len(body) > head else body
             super()._send_batch(1, now_ns, plan_ns)
 
-    def _arrival_plan(self) -> Iterator[int]:
-        # One plan for the user's life: a loop restarted after a lost connection goes on
-        # where it was (what fell due meanwhile is sent late), it never starts over.
+    def _arrival_plan(self, scale: float = 1.0) -> Iterator[int]:
+        # One plan for the user's life (the rate stages set the rates; no capacity scale):
+        # a loop restarted after a lost connection goes on where it was (what fell due
+        # meanwhile is sent late), it never starts over.
         if self._plan is None:
             self._plan = self._planned_times()
         return self._plan
@@ -133,11 +134,11 @@ class ReplayClientUser(GearmanClientUser):
         shares = sum(c.share for c in self.rt.profile.clients)
         return self.mix.share / shares / (self.mix.users or 1) if shares > 0 else 0.0
 
-    def _record_created(self, groups: list[Any], now_ns: int, second: int,
+    def _record_created(self, groups: dict[Any, int], now_ns: int, second: int,
                         wall: float) -> None:
         super()._record_created(groups, now_ns, second, wall)
         record = self.m.latency.record
-        for run, n in groups:
+        for run, n in groups.items():
             record(SIZE_METRIC, run.name, run.size, second, n)
 
 

@@ -34,7 +34,14 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from ..targets import ProcessTarget, Target, TargetError, free_port, open_target
 from ..wire import Address
 from .cpu import CpuSampler, describe, listener_pid
-from .profile import Profile, ProfileError, load_profile, with_capacity, with_duration
+from .profile import (
+    Profile,
+    ProfileError,
+    load_profile,
+    with_capacity,
+    with_duration,
+    with_speed,
+)
 
 EXIT_OK, EXIT_FAILED, EXIT_HARNESS = 0, 1, 2
 PLAIN_EVERY_S = 5.0  # without a terminal: a progress line at least this often
@@ -57,7 +64,8 @@ def locust_binary() -> str:
 def run_load(profile_path: str | Path, *, server: str | None, out_root: Path,
              run_name: str | None = None, workers: int = 0, quiet: bool = False,
              locustfile: Path = LOCUSTFILE, extra_env: dict[str, str] | None = None,
-             duration: float | None = None, cpus: set[int] | None = None,
+             duration: float | None = None, speed: float | None = None,
+             cpus: set[int] | None = None,
              capacity: dict[str, Any] | None = None) -> LoadResult:
     """One Locust run of a profile. ``cpus``: the cores every Locust process may use
     (``os.sched_setaffinity``; the benchmarks keep the server off them). ``capacity``:

@@ -58,6 +58,14 @@ def evaluate(thresholds: Thresholds, bank: LatencyBank, summary: dict[str, Any]
         rows.append({"threshold": f"duplicated jobs <= {thresholds.max_duplicated}",
                      "limit": thresholds.max_duplicated, "actual": inv["duplicated"],
                      "passed": inv["duplicated"] <= thresholds.max_duplicated})
+    if thresholds.max_replay_deviation is not None:
+        replay = summary.get("replay") or {}
+        actual = replay.get("max_deviation")
+        rows.append({"threshold": f"replay deviation from the recording <= "
+                                  f"{thresholds.max_replay_deviation:.1%}",
+                     "limit": thresholds.max_replay_deviation, "actual": actual,
+                     "passed": actual is not None
+                     and actual <= thresholds.max_replay_deviation})
     if thresholds.max_protocol_defects is not None:
         kinds = {k: v for k, v in inv["defects"].items() if k not in ("lost", "duplicated")}
         rows.append({"threshold": f"protocol defects <= {thresholds.max_protocol_defects}",

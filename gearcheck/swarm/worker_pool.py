@@ -215,18 +215,22 @@ class WorkerPool:
     # -- jobs ----------------------------------------------------------------
     def _job(self, worker: PooledWorker, assign: Packet, out: list[bytes]) -> None:
         start_ns = perf_counter_ns()
-        handle, function, _unique, payload = assign.args
+        handle, function, unique, payload = assign.args
         user = worker.user
         m = self.m
         mix = user.mix
         worker.recent.append(handle)
         ident = parse_job_id(payload)
+        carrier = payload
+        if ident is None:  # a payload too small for the job id carries it as its unique
+            ident = parse_job_id(unique)
+            carrier = unique
         head = b""
         if ident is None:
             m.ledger.counts["foreign_jobs"] += 1
         else:
             job_id, background = ident
-            head = payload[:len(job_id) + 7]  # gcj:<job id>:<f|b>; echoed in the result
+            head = carrier[:len(job_id) + 7]  # gcj:<job id>:<f|b>; echoed in the result
             if mix.drop and user.rng.random() < mix.drop:
                 m.ledger.counts["fault_dropped"] += 1
             else:
@@ -245,7 +249,9 @@ class WorkerPool:
         if outcome == "fail":
             final.append(encode_fields(PacketType.WORK_FAIL, (handle,)))
         else:
-            final.append(encode_fields(_OUTCOME_TYPES[outcome], (handle, head + user.result)))
+            result = user.result if mix.result_size is None else \
+                b"r" * int(mix.result_size.sample(user.rng))
+            final.append(encode_fields(_OUTCOME_TYPES[outcome], (handle, head + result)))
         name = user.names.get((function, outcome))
         if name is None:
             name = user.names[(function, outcome)] = f"{function.decode()} {outcome}"
