@@ -339,7 +339,7 @@ def _web_ui_choice(environment: Any) -> None:
     """The start form's profile and server fields decide what the run uses."""
     from flask import jsonify, request
 
-    @environment.web_ui.app.before_request  # type: ignore[untyped-decorator]  # Flask via Locust
+    @environment.web_ui.app.before_request
     def choose() -> Any:
         if request.method != "POST" or not request.path.endswith("/swarm"):
             return None

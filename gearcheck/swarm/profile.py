@@ -202,7 +202,8 @@ def with_speed(profile: Profile, speed: float) -> Profile:
 
 def schema() -> dict[str, Any]:
     text = resources.files(__package__).joinpath("profile.schema.json").read_text("utf-8")
-    return json.loads(text)
+    data: dict[str, Any] = json.loads(text)
+    return data
 
 
 def load_profile(path: str | Path) -> Profile:
@@ -243,7 +244,8 @@ def _describe(error: jsonschema.ValidationError) -> str:
         best = jsonschema.exceptions.best_match(error.context)
         return f"{best.message}"
     if error.validator == "additionalProperties":
-        allowed = sorted(error.schema.get("properties", {}))
+        schema = error.schema if isinstance(error.schema, dict) else {}
+        allowed = sorted(schema.get("properties", {}))
         return f"{error.message}; allowed here: {', '.join(allowed)}"
     return error.message
 

@@ -63,7 +63,7 @@ def install_clock() -> None:
         global _clock_ns
         _clock_ns = time.perf_counter_ns()
 
-    events.test_start.add_listener(_start)  # type: ignore[no-untyped-call]  # Locust is untyped
+    events.test_start.add_listener(_start)
 
 
 class ReplayClientUser(GearmanClientUser):

@@ -16,6 +16,7 @@ import itertools
 import math
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 _DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(us|µs|ms|s|m|h)?\s*$")
@@ -129,29 +130,29 @@ class Distribution:
         return {"dist": "choice", "values": [list(c) for c in self.choices]}
 
 
-def parse_distribution(spec: object, parse_one: type[float] | object) -> Distribution:
+def parse_distribution(spec: object, parse_one: Callable[[object], float]) -> Distribution:
     """A distribution from a scalar (constant) or a mapping with a ``dist`` key.
 
     ``parse_one`` converts one value (``parse_duration`` or ``parse_size``).
     """
-    conv = parse_one  # type: ignore[assignment]
+    conv = parse_one
     if not isinstance(spec, dict):
-        return Distribution("constant", value=float(conv(spec)))  # type: ignore[operator]
+        return Distribution("constant", value=float(conv(spec)))
     kind = spec.get("dist", "constant")
     if kind == "constant":
-        return Distribution("constant", value=float(conv(spec["value"])))  # type: ignore[operator]
+        return Distribution("constant", value=float(conv(spec["value"])))
     if kind == "uniform":
-        low, high = float(conv(spec["min"])), float(conv(spec["max"]))  # type: ignore[operator]
+        low, high = float(conv(spec["min"])), float(conv(spec["max"]))
         if high < low:
             raise ValueError(f"uniform: max {spec['max']!r} is below min {spec['min']!r}")
         return Distribution("uniform", low=low, high=high)
     if kind == "exponential":
-        return Distribution("exponential", mean=float(conv(spec["mean"])))  # type: ignore[operator]
+        return Distribution("exponential", mean=float(conv(spec["mean"])))
     if kind == "normal":
-        return Distribution("normal", mean=float(conv(spec["mean"])),  # type: ignore[operator]
-                            stddev=float(conv(spec["stddev"])))  # type: ignore[operator]
+        return Distribution("normal", mean=float(conv(spec["mean"])),
+                            stddev=float(conv(spec["stddev"])))
     if kind == "choice":
-        pairs = tuple((float(conv(v)), float(w))  # type: ignore[operator]
+        pairs = tuple((float(conv(v)), float(w))
                       for v, w in spec["values"].items())
         if not pairs or not any(w > 0 for _, w in pairs) or any(
                 w < 0 or math.isnan(w) for _, w in pairs):
