@@ -36,7 +36,7 @@ from .collector import Aggregate
 from .latency import new_histogram
 from .plots import draw_all
 from .poller import StatusPoller
-from .profile import Profile, ProfileError, load_profile
+from .profile import LoadProfile, ProfileError, load_profile
 from .replay import ReplayClientUser, fidelity, install_clock
 from .runtime import configure, current
 from .shape import ProfileShape
@@ -51,7 +51,7 @@ REPORT_LAG_S = 3.5  # Locust workers report every 3 s: a distributed step waits 
 class Controller:
     """The master's (or the single process's) side of a run."""
 
-    def __init__(self, environment: Any, profile: Profile, address: Address) -> None:
+    def __init__(self, environment: Any, profile: LoadProfile, address: Address) -> None:
         self.environment = environment
         self.profile = profile
         self.address = address
@@ -271,7 +271,7 @@ def target_host(address: Address) -> str:
     return f"gearman://{address}"
 
 
-def install(profile: Profile, address: Address, namespace: dict[str, Any]) -> None:
+def install(profile: LoadProfile, address: Address, namespace: dict[str, Any]) -> None:
     """Define the user classes and shape in ``namespace`` and hook Locust's events."""
     configure(profile, address)
     # Locust's HTML report charts its history: one point a second, not one per five.
@@ -281,7 +281,7 @@ def install(profile: Profile, address: Address, namespace: dict[str, Any]) -> No
     _register_listeners(profile, address)
 
 
-def user_classes(profile: Profile, address: Address) -> dict[str, type]:
+def user_classes(profile: LoadProfile, address: Address) -> dict[str, type]:
     """One Locust user class per client mix (``weight``) and worker mix (``fixed_count``)."""
     from .worker import GearmanWorkerUser
 
@@ -306,7 +306,7 @@ def user_classes(profile: Profile, address: Address) -> dict[str, type]:
     return classes
 
 
-def _shape_class(profile: Profile) -> type:
+def _shape_class(profile: LoadProfile) -> type:
     return type("GearcheckShape", (ProfileShape,),
                 {"profile": profile, "controller": _EndProxy(), "__module__": __name__})
 
@@ -361,7 +361,7 @@ class _EndProxy:
         return _controller.searching(t)
 
 
-def _register_listeners(profile: Profile, address: Address) -> None:
+def _register_listeners(profile: LoadProfile, address: Address) -> None:
     @events.init.add_listener
     def on_init(environment: Any, **_kw: Any) -> None:
         global _controller

@@ -1,4 +1,4 @@
-"""YAML load profile -> validated, typed ``Profile``.
+"""YAML load profile -> validated, typed ``LoadProfile``.
 
 Strategy: three passes, each failing with ``ProfileError("file:line: field: what")``.
 1. YAML is composed into a node tree (kept for line numbers) and constructed
@@ -118,7 +118,7 @@ class Thresholds:
 
 
 @dataclass(frozen=True)
-class Profile:
+class LoadProfile:
     name: str
     description: str
     path: str
@@ -163,7 +163,7 @@ class Profile:
         return names
 
 
-def with_capacity(profile: Profile, overrides: dict[str, Any]) -> Profile:
+def with_capacity(profile: LoadProfile, overrides: dict[str, Any]) -> LoadProfile:
     """The profile in capacity mode; ``overrides`` (slo text, start_rate, growth, step_s,
     refine, max_steps) replace the profile's own ``capacity:`` settings."""
     base = profile.capacity
@@ -179,14 +179,14 @@ def with_capacity(profile: Profile, overrides: dict[str, Any]) -> Profile:
     return replace(profile, capacity=CapacitySettings(**values))
 
 
-def with_duration(profile: Profile, seconds: float) -> Profile:
+def with_duration(profile: LoadProfile, seconds: float) -> LoadProfile:
     """The same profile with every stage scaled so the load lasts ``seconds``."""
     factor = seconds / profile.duration if profile.duration else 1.0
     stages = tuple(replace(s, duration=s.duration * factor) for s in profile.stages)
     return replace(profile, stages=stages)
 
 
-def with_speed(profile: Profile, speed: float) -> Profile:
+def with_speed(profile: LoadProfile, speed: float) -> LoadProfile:
     """The same profile played at ``speed`` times its open-model arrival rates.
 
     The windows of the mixes whose arrivals it speeds up grow with it, so as
@@ -206,7 +206,7 @@ def schema() -> dict[str, Any]:
     return data
 
 
-def load_profile(path: str | Path) -> Profile:
+def load_profile(path: str | Path) -> LoadProfile:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -215,7 +215,7 @@ def load_profile(path: str | Path) -> Profile:
     return parse_profile(text, str(path))
 
 
-def parse_profile(text: str, source: str = "<profile>") -> Profile:
+def parse_profile(text: str, source: str = "<profile>") -> LoadProfile:
     try:
         documents = load_documents(text)
     except yaml.YAMLError as exc:
@@ -265,7 +265,7 @@ class _LineMap:
         return f"{self.source}:{self.line(path)}: {where}: {message}"
 
 
-def _build(data: dict[str, Any], lines: _LineMap, source: str) -> Profile:
+def _build(data: dict[str, Any], lines: _LineMap, source: str) -> LoadProfile:
     problems: list[str] = []
 
     def convert(path: list[Any], fn: Any, value: Any) -> Any:
@@ -306,7 +306,7 @@ def _build(data: dict[str, Any], lines: _LineMap, source: str) -> Profile:
     capacity = _capacity(data, lines, problems, convert)
     if problems:
         raise ProfileError(problems)
-    return Profile(
+    return LoadProfile(
         name=data["name"], description=data.get("description", ""), path=source,
         server=data.get("server"), stages=tuple(stages),
         spawn_rate=float(data.get("spawn_rate", 100.0)),

@@ -38,7 +38,7 @@ from .arrivals import RateSchedule
 from .client import GearmanClientUser
 from .collector import Aggregate
 from .jobids import make_payload
-from .profile import Profile
+from .profile import LoadProfile
 
 SIZE_METRIC = "payload_bytes"
 DEFAULT_TOLERANCE = 0.05
@@ -170,7 +170,7 @@ def _exponential(rng: Any) -> Iterator[float]:
 
 # -- fidelity ------------------------------------------------------------------------
 
-def replayed_figures(profile: Profile, agg: Aggregate) -> dict[str, Any]:
+def replayed_figures(profile: LoadProfile, agg: Aggregate) -> dict[str, Any]:
     """What the replay submitted: rate, mix, background share, priorities, sizes."""
     by_name: dict[str, int] = {}
     for (metric, name), hist in agg.latency.by_name.items():
@@ -200,7 +200,7 @@ def replayed_figures(profile: Profile, agg: Aggregate) -> dict[str, Any]:
     return out
 
 
-def fidelity(profile: Profile, agg: Aggregate) -> dict[str, Any] | None:
+def fidelity(profile: LoadProfile, agg: Aggregate) -> dict[str, Any] | None:
     """The replay next to the recording, figure by figure (None: not a replay)."""
     recorded = profile.recorded
     if not recorded:

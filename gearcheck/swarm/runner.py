@@ -35,7 +35,7 @@ from ..targets import ProcessTarget, Target, TargetError, free_port, open_target
 from ..wire import Address
 from .cpu import CpuSampler, describe, listener_pid
 from .profile import (
-    Profile,
+    LoadProfile,
     ProfileError,
     load_profile,
     with_capacity,
@@ -121,7 +121,7 @@ def _server_pid(target: Target) -> int | None:
     return None
 
 
-def _run(profile: Profile, address: Address, run_dir: Path, workers: int, console: Console,
+def _run(profile: LoadProfile, address: Address, run_dir: Path, workers: int, console: Console,
          locustfile: Path, extra_env: dict[str, str], server_pid: int | None = None,
          cpus: set[int] | None = None) -> LoadResult:
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -177,14 +177,14 @@ def _spawn(argv: list[str], env: dict[str, str], log: Any,
                             preexec_fn=bind if cpus else None)
 
 
-def _load_seconds(profile: Profile) -> float:
+def _load_seconds(profile: LoadProfile) -> float:
     """How long the load lasts: the stages, or a capacity search's longest run."""
     if profile.capacity is not None:
         return profile.capacity.max_steps * (profile.capacity.step_s + 4) + 10
     return profile.duration
 
 
-def _cpu(summary: dict[str, Any], profile: Profile, cpu: CpuSampler) -> dict[str, Any]:
+def _cpu(summary: dict[str, Any], profile: LoadProfile, cpu: CpuSampler) -> dict[str, Any]:
     """CPU of both sides over the loaded window, less a second at each end for the ramp."""
     start, end = summary["window"]["start_epoch_s"], summary["window"]["end_epoch_s"]
     if start is None:
@@ -197,7 +197,7 @@ def _cpu(summary: dict[str, Any], profile: Profile, cpu: CpuSampler) -> dict[str
     return describe(cpu.usage(start, end), jobs)
 
 
-def _wait(procs: list[subprocess.Popen[bytes]], deadline_s: float, profile: Profile,
+def _wait(procs: list[subprocess.Popen[bytes]], deadline_s: float, profile: LoadProfile,
           console: Console, cpu: CpuSampler, run_dir: Path) -> int:
     """Wait for the master, showing the run's progress from its progress.json: a rich bar
     on a terminal, else a plain line every ``PLAIN_EVERY_S`` (CI logs, pipes)."""

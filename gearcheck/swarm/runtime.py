@@ -14,12 +14,12 @@ from typing import Any
 
 from ..wire import Address
 from .collector import Measurements
-from .profile import Profile
+from .profile import LoadProfile
 
 
 @dataclass
 class Runtime:
-    profile: Profile
+    profile: LoadProfile
     address: Address
     measurements: Measurements
     _pool: Any = None
@@ -36,7 +36,7 @@ class Runtime:
 _current: Runtime | None = None
 
 
-def configure(profile: Profile, address: Address) -> Runtime:
+def configure(profile: LoadProfile, address: Address) -> Runtime:
     global _current
     _current = Runtime(profile, address, Measurements())
     return _current

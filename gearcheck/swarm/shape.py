@@ -1,4 +1,4 @@
-"""Profile stages -> a Locust ``LoadTestShape``, then drain and flush.
+"""LoadProfile stages -> a Locust ``LoadTestShape``, then drain and flush.
 
 Strategy: the stages give the number of *client* users over time (ramp:
 linear to ``users``; hold: keep the level; spike: jump to ``users`` for the
@@ -15,7 +15,7 @@ from typing import Protocol
 
 from locust import LoadTestShape
 
-from .profile import Profile
+from .profile import LoadProfile
 
 
 class EndOfRun(Protocol):
@@ -26,7 +26,7 @@ class EndOfRun(Protocol):
         """Capacity mode: True while the search still has steps to run."""
 
 
-def clients_at(profile: Profile, t: float) -> int | None:
+def clients_at(profile: LoadProfile, t: float) -> int | None:
     """Client users the stages ask for at ``t`` seconds; None once they are over."""
     level = 0
     start = 0.0
@@ -43,7 +43,7 @@ def clients_at(profile: Profile, t: float) -> int | None:
     return None
 
 
-def spawn_rate_at(profile: Profile, t: float) -> float:
+def spawn_rate_at(profile: LoadProfile, t: float) -> float:
     start = 0.0
     previous = 0
     for stage in profile.stages:
@@ -66,7 +66,7 @@ class ProfileShape(LoadTestShape):
     """Subclassed by the locustfile with ``profile`` and ``controller`` set."""
 
     abstract = True
-    profile: Profile
+    profile: LoadProfile
     controller: EndOfRun
     _last_total = 0
 

@@ -15,13 +15,13 @@ from typing import Any
 
 from .collector import Aggregate
 from .latency import METRICS, describe
-from .profile import Profile
+from .profile import LoadProfile
 from .thresholds import evaluate
 
 SCHEMA_VERSION = 1
 
 
-def build_summary(profile: Profile, server: str, agg: Aggregate,
+def build_summary(profile: LoadProfile, server: str, agg: Aggregate,
                   queued_at_end: int, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     seconds = sorted(agg.per_second)
     totals = agg.totals()
