@@ -1,4 +1,4 @@
-"""LoadProfile stages -> a Locust ``LoadTestShape``, then drain and flush.
+"""A load profile's stages -> a Locust ``LoadTestShape``, then drain and flush.
 
 Strategy: the stages give the number of *client* users over time (ramp:
 linear to ``users``; hold: keep the level; spike: jump to ``users`` for the
