@@ -7,7 +7,7 @@ PROFILE ?= steady-foreground
 PROCESSES ?= $(or $(WORKERS),2)
 PYTEST_ARGS ?=
 
-.PHONY: setup system-deps test test-fast lint conformance matrix load load-distributed bench interop \
+.PHONY: setup system-deps implementations test test-fast lint conformance compat matrix load load-distributed bench interop \
         fuzz mutants faults serve bench-server bench-generator bench-conformance clean
 
 setup: .venv/.gearcheck-installed
@@ -18,13 +18,17 @@ setup: .venv/.gearcheck-installed
 system-deps:
 	bash scripts/install-system-deps.sh
 
+# Servers from crates.io, the Go module proxy and npm, built once into ~/.cache/gearcheck.
+implementations:
+	bash scripts/install-implementations.sh
+
 # Everything the tests drive is installed first: apt packages, Node and Python client libraries.
-test: setup system-deps
+test: setup system-deps implementations
 	bash scripts/install-interop-clients.sh
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 # The tests without the `slow` marker (each slow one starts many servers or runs for long).
-test-fast: setup system-deps
+test-fast: setup system-deps implementations
 	bash scripts/install-interop-clients.sh
 	$(PY) -m pytest tests -m "not slow" $(PYTEST_ARGS)
 
@@ -38,15 +42,20 @@ lint: setup
 # N=xdist processes. make exits 2 whenever gearcheck exits non-zero (make cannot pass 1
 # on); run .venv/bin/gearcheck conformance ... directly for the 0/1/2 exit codes.
 SERVER := $(or $(SERVER),$(TARGET))
-conformance: setup system-deps
+conformance: setup system-deps implementations
 	$(GEARCHECK) conformance $(CASES) $(if $(SERVER),--server $(SERVER)) \
 	  $(if $(BASELINE),--baseline $(BASELINE)) $(if $(K),-k '$(K)') $(if $(N),-n $(N))
 
 # every server in fixtures/servers.yaml, side by side: reports/matrix/index.html + matrix.json
 # ONLY=name,name restricts the servers; JOBS=cases at once per server (default 16).
-matrix: setup system-deps
+matrix: setup system-deps implementations
 	$(GEARCHECK) matrix --out reports/matrix $(if $(ONLY),--only $(ONLY)) \
 	  $(if $(JOBS),--jobs $(JOBS))
+
+# One compatibility table from the last matrix and interop runs (it runs neither):
+# reports/compat/index.html, compat.json, summary.md.
+compat: setup
+	$(GEARCHECK) compat --matrix reports/matrix --interop reports/interop --out reports/compat
 
 serve: setup
 	$(GEARCHECK) serve --port 4730

@@ -15,6 +15,7 @@ checkout, so a wheel has neither and interop runs from a checkout.
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from pathlib import Path
 
@@ -29,6 +30,20 @@ PROFILES_DIR = (DATA / "profiles").resolve()
 INTEROP_DIR = (DATA / "interop").resolve()
 CLIENTS_DIR = (DATA / "clients").resolve()
 SCRIPTS_DIR = (DATA / "scripts").resolve()
+SERVER_BUILDS_DIR = (DATA / "servers").resolve()  # fixtures/servers: what pins non-Debian servers
+
+
+def cache_dir() -> Path:
+    """gearcheck's cache on this machine ($GEARCHECK_CACHE, default ~/.cache/gearcheck).
+
+    scripts/install-implementations.sh builds registry servers into its
+    ``implementations/`` folder; TLS runs keep their test certificates in ``tls/``.
+    """
+    return Path(os.environ.get("GEARCHECK_CACHE") or Path.home() / ".cache" / "gearcheck")
+
+
+def implementations_dir() -> Path:
+    return cache_dir() / "implementations"
 
 
 class DataNotFound(FileNotFoundError):

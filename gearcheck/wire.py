@@ -19,15 +19,26 @@ A connection knows its socket's real ``local`` and ``peer`` endpoints.
 
 Nothing here waits without a deadline, and nothing allocates what a peer
 merely declares.
+
+TLS: a ``TLSClient`` (the CA to trust, and a client certificate for servers
+that require one) wraps the socket right after connecting; the handshake has
+the connect deadline. ``Connection.open`` uses the process's default
+(``set_default_tls``, which ``--tls`` sets) unless given ``tls=`` (``None``
+forces plaintext, as a case that checks a server refuses it needs). A failed
+handshake or a TLS alert later is one ``WireError`` whose message says what
+the peer or the certificate check said, never a traceback.
 """
 
 from __future__ import annotations
 
+import functools
 import socket
+import ssl
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from pathlib import Path
+from typing import Any, Final, Literal, Protocol
 
 from .protocol import (
     DEFAULT_MAX_PAYLOAD,
@@ -96,6 +107,93 @@ class ReceiveTimeout(WireError, TimeoutError):
 
 class ConnectionClosed(WireError, EOFError):
     """The peer closed the connection (cleanly, between events)."""
+
+
+class TLSFailed(ConnectFailed):
+    """The TLS handshake failed (certificate check, protocol, or the peer hung up)."""
+
+
+class TLSSetupError(WireError, ValueError):
+    """A TLS option cannot be used (an unreadable CA, certificate or key file)."""
+
+
+@dataclass(frozen=True)
+class TLSClient:
+    """How gearcheck reaches a server over TLS.
+
+    ``ca``: the CA file that must have signed the server's certificate (None: the
+    system's trust store). ``cert``/``key``: the client certificate, for servers
+    that require one. ``server_name``: the name checked against the server's
+    certificate (default: the host of the address, an IP address included).
+    """
+
+    ca: Path | None = None
+    cert: Path | None = None
+    key: Path | None = None
+    server_name: str | None = None
+
+    def context(self) -> ssl.SSLContext:
+        return _tls_context(self)
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"ca": str(self.ca) if self.ca else None,
+                "cert": str(self.cert) if self.cert else None,
+                "key": str(self.key) if self.key else None, "server_name": self.server_name}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, str | None]) -> TLSClient:
+        def path(key: str) -> Path | None:
+            value = data.get(key)
+            return Path(value) if value else None
+        return cls(ca=path("ca"), cert=path("cert"), key=path("key"),
+                   server_name=data.get("server_name") or None)
+
+    def describe(self) -> str:
+        parts = [f"CA {self.ca}" if self.ca else "system CAs"]
+        if self.cert:
+            parts.append(f"client certificate {self.cert}")
+        return "TLS (" + ", ".join(parts) + ")"
+
+
+@functools.lru_cache(maxsize=16)
+def _tls_context(tls: TLSClient) -> ssl.SSLContext:
+    if tls.key is not None and tls.cert is None:
+        raise TLSSetupError("a TLS client key was given without its certificate (--tls-cert)")
+    try:
+        context = ssl.create_default_context(cafile=str(tls.ca) if tls.ca else None)
+    except (OSError, ssl.SSLError) as exc:
+        raise TLSSetupError(f"TLS CA file {tls.ca}: cannot be used "
+                            f"({getattr(exc, 'strerror', None) or exc})") from None
+    if tls.cert is not None:
+        try:
+            context.load_cert_chain(str(tls.cert), str(tls.key) if tls.key else None)
+        except (OSError, ssl.SSLError) as exc:
+            raise TLSSetupError(f"TLS client certificate {tls.cert} / key {tls.key}: cannot be "
+                                f"used ({getattr(exc, 'strerror', None) or exc})") from None
+    return context
+
+
+_default_tls: TLSClient | None = None
+
+
+def set_default_tls(tls: TLSClient | None) -> None:
+    """Make every ``Connection.open`` without ``tls=`` use ``tls`` (None: plaintext)."""
+    global _default_tls
+    if tls is not None:
+        tls.context()  # a bad file fails here, once, with its name
+    _default_tls = tls
+
+
+def default_tls() -> TLSClient | None:
+    return _default_tls
+
+
+def _tls_reason(exc: ssl.SSLError) -> str:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (f"the server's certificate was not accepted: {exc.verify_message} (is the "
+                "TLS CA the one that signed it?)")
+    reason = getattr(exc, "reason", None) or str(exc)
+    return str(reason).replace("_", " ").lower()
 
 
 @dataclass(frozen=True)
@@ -169,11 +267,15 @@ class Connection:
     @classmethod
     def open(cls, address: Address | str | tuple[str, int], *,
              timeout: float = DEFAULT_TIMEOUT, connect_timeout: float | None = None,
+             tls: TLSClient | Literal["default"] | None = "default",
              **kwargs: object) -> Connection:
         if isinstance(address, str):
             address = Address.parse(address)
         elif isinstance(address, tuple):
             address = Address(*address)
+        if tls == "default":
+            tls = _default_tls
+        context = tls.context() if tls is not None else None
         try:
             sock = socket.create_connection((address.host, address.port),
                                             timeout=connect_timeout or timeout)
@@ -183,6 +285,10 @@ class Connection:
         except OSError as exc:
             raise ConnectFailed(f"cannot connect to {address}: {exc.strerror or exc}") from None
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if context is not None:
+            assert tls is not None
+            sock = _handshake(context, sock, address, tls.server_name or address.host,
+                              connect_timeout or timeout)
         return cls(sock, address=address, timeout=timeout, **kwargs)  # type: ignore[arg-type]
 
     # -- sending -----------------------------------------------------------
@@ -228,6 +334,9 @@ class Connection:
         except (BrokenPipeError, ConnectionResetError) as exc:
             raise ConnectionClosed(f"{self.address} closed the connection while we were "
                                    f"sending ({exc.strerror})") from None
+        except ssl.SSLError as exc:
+            raise ConnectionClosed(f"{self.address} ended the TLS session while we were "
+                                   f"sending: {_tls_reason(exc)}") from None
 
     # -- receiving ---------------------------------------------------------
     def recv(self, timeout: float | None = None) -> Event:
@@ -257,6 +366,9 @@ class Connection:
                 continue
             except (ConnectionResetError, ConnectionAbortedError):
                 data = b""
+            except ssl.SSLError as exc:  # an alert: e.g. the server wants a client certificate
+                raise ConnectionClosed(f"{self.address} ended the TLS session: "
+                                       f"{_tls_reason(exc)}") from None
             if self.observer is not None:
                 self._read_wall = time.time()
                 self._unreported += data
@@ -359,6 +471,23 @@ class Connection:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+def _handshake(context: ssl.SSLContext, sock: socket.socket, address: Address,
+               server_name: str, timeout: float) -> socket.socket:
+    sock.settimeout(timeout)
+    try:
+        return context.wrap_socket(sock, server_hostname=server_name)
+    except TimeoutError:
+        sock.close()
+        raise ConnectTimeout(f"TLS handshake with {address} did not finish within "
+                             f"{timeout:.1f}s (does the server speak TLS on this port?)") from None
+    except ssl.SSLError as exc:
+        sock.close()
+        raise TLSFailed(f"TLS handshake with {address} failed: {_tls_reason(exc)}") from None
+    except OSError as exc:
+        sock.close()
+        raise TLSFailed(f"TLS handshake with {address} failed: the server closed the "
+                        f"connection ({exc.strerror or exc}; does it speak TLS?)") from None
 
 
 def connect(address: Address | str | tuple[str, int], **kwargs: object) -> Connection:

@@ -23,6 +23,7 @@ LAYERS: list[set[str]] = [
     {"wire"},                                     # one blocking, deadline-bounded connection
     {"results", "yaml_positions", "paths", "progress"},  # verdicts as data; YAML lines; data
                                                   # files; progress bars and lines
+    {"testcerts"},                                # test TLS certificates (in the cache: paths)
     {"targets"},                                  # servers under test, by name or address
     {"engine"},                                   # scenarios: load, run one case
     {"report"},                                   # writers, baseline, gate

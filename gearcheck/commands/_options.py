@@ -20,7 +20,7 @@ from typing import NoReturn
 from ..swarm.capacity import Slo, parse_slo
 from ..swarm.units import parse_duration
 from ..targets import RegistryError, find, is_address, load_registry
-from ..wire import Address
+from ..wire import Address, TLSClient, TLSSetupError
 
 EXIT_HARNESS = 2
 
@@ -163,3 +163,32 @@ def add_processes(parser: argparse.ArgumentParser, what: str, default: int = 0) 
 def add_jobs(parser: argparse.ArgumentParser, what: str, default: int) -> None:
     parser.add_argument("--jobs", "-j", type=positive_int, default=default, metavar="N",
                         help=f"{what} at once, in this process (default {default})")
+
+
+def add_tls(p: argparse.ArgumentParser) -> None:
+    """--tls, --tls-ca, --tls-cert, --tls-key: reach a HOST:PORT server over TLS."""
+    p.add_argument("--tls", action="store_true", help="reach the server over TLS")
+    p.add_argument("--tls-ca", type=existing_file, metavar="PEM",
+                   help="with --tls: the CA that signed the server's certificate "
+                        "(default: the system's trust store)")
+    p.add_argument("--tls-cert", type=existing_file, metavar="PEM",
+                   help="with --tls: a client certificate, for servers that require one "
+                        "(the TLS client-certificate cases then run)")
+    p.add_argument("--tls-key", type=existing_file, metavar="PEM",
+                   help="with --tls-cert: its private key (when not in the same file)")
+
+
+def tls_from(args: argparse.Namespace) -> TLSClient | None:
+    """The TLS settings the options give; ``ValueError`` names the option that is wrong."""
+    files = {"ca": args.tls_ca, "cert": args.tls_cert, "key": args.tls_key}
+    if not args.tls:
+        given = [f"--tls-{k}" for k, v in files.items() if v]
+        if given:
+            raise ValueError(f"{', '.join(given)} need(s) --tls")
+        return None
+    tls = TLSClient(ca=args.tls_ca, cert=args.tls_cert, key=args.tls_key)
+    try:
+        tls.context()  # loads the files once: a bad one fails here, with its name
+    except TLSSetupError as exc:
+        raise ValueError(str(exc)) from None
+    return tls

@@ -7,7 +7,10 @@ which registered implementation a HOST:PORT server is. The baseline is
 --baseline FILE, else the server's registered one, else (for HOST:PORT)
 the registered baseline whose name ends in the version the server reports.
 Reports (report.json, junit.xml, report.html, summary.md, a pcap per failing
-case) go to --out.
+case) go to --out. --tls (--tls-ca, --tls-cert, --tls-key) reaches a HOST:PORT
+server over TLS; a wrong CA or a server without TLS is one line and exit 2. A
+registered TLS server (refserver-tls, rustygeard-0.15.0-tls, gear-tls) needs
+none of them.
 
 Exit code, as the gate (gearcheck.report.gate): 0 every gated case passed or
 failed as the baseline expects, 1 a new failure or an XPASS, 2 the harness
@@ -24,14 +27,19 @@ from .. import paths
 from ..progress import Progress
 from ..runs import SuiteSettings, run_suite
 from ..runs.failure_text import format_result
+from ..targets import is_address
+from ..wire import Address, Connection, TLSFailed, TLSSetupError, WireError
 from ._options import (
+    EXIT_HARNESS,
     add_jobs,
     add_processes,
     add_server,
+    add_tls,
     existing_file,
     existing_path,
     positive_seconds,
     server,
+    tls_from,
 )
 
 DEFAULT_JOBS = 16
@@ -65,6 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--case-timeout", type=positive_seconds, default=None, metavar="SECONDS",
                    help="deadline of a wait a case does not time itself (default 2.0)")
     p.add_argument("-v", "--verbose", action="store_true", help="one line per case")
+    add_tls(p)
     p.set_defaults(func=run)
 
 
@@ -75,11 +84,28 @@ def settings_from(args: argparse.Namespace) -> SuiteSettings:
         use_baseline=not args.no_baseline, keyword=args.keyword, markers=args.markers,
         case_ids=args.case_ids, workers=args.processes, jobs=args.jobs, report_dir=args.out,
         case_timeout=args.case_timeout, second_servers=args.second_server,
-        verbose=args.verbose)
+        verbose=args.verbose, tls=tls_from(args))
+
+
+def _tls_preflight(settings: SuiteSettings) -> None:
+    """One handshake with a HOST:PORT server before pytest: a wrong CA is one line."""
+    if settings.tls is None or settings.server is None or not is_address(settings.server):
+        return
+    try:
+        Connection.open(Address.parse(settings.server), timeout=5.0, tls=settings.tls).close()
+    except (TLSFailed, TLSSetupError) as exc:
+        raise ValueError(str(exc)) from None
+    except WireError:
+        pass  # not a TLS problem: the run reports it
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = settings_from(args)
+    try:
+        settings = settings_from(args)
+        _tls_preflight(settings)
+    except ValueError as exc:  # a TLS option that cannot be used, or a failed handshake
+        print(f"gearcheck conformance: {exc}", file=sys.stderr)
+        return EXIT_HARNESS
     # On a terminal, pytest's own display shows the run going; in a log (CI) it would
     # show nothing for long stretches, so gearcheck writes a line every 10 s instead
     # and the text of every case that did not pass at the end.

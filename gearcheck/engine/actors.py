@@ -42,6 +42,7 @@ from ..wire import (
     EndOfStream,
     ReceiveTimeout,
 )
+from .restarts import open_riding_restarts
 
 MAX_HEX_IN_TRANSCRIPT = 4096  # bytes of raw hex kept per entry (larger payloads are cut)
 
@@ -149,7 +150,7 @@ class Actor:
              connect_timeout: float) -> Actor:
         recorder = _Recorder(name, transcript, cls.peer)
         connecting = time.time()  # the note's time is the SYN's, not the handshake's end
-        conn = Connection.open(address, timeout=connect_timeout, observer=recorder)
+        conn = open_riding_restarts(address, timeout=connect_timeout, observer=recorder)
         recorder.bind(conn)
         actor = cls(name, conn, transcript, recorder)
         recorder.note(NOTE_CONNECTED, at=connecting, local=str(conn.local), server=str(address))

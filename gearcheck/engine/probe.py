@@ -15,9 +15,14 @@ Capability names:
   behaviour:coalescing           same (FUNC, UNIQ) twice gives one handle
   behaviour:mixed-admin-binary   admin lines and binary packets on one connection
   behaviour:exceptions-forwarded WORK_EXCEPTION reaches a client that asked for it
+  tls:on, tls:client-cert        the run speaks TLS / presents a client certificate
+                                 (engine.tls_checks; from the run's settings, not probed)
 
 The ECHO round trip (median of several) is measured first; it scales every
-deadline of the run.
+deadline of the run. A probe that kills the server is its own finding, not a
+reason to mark every later packet unsupported: after a stage in which the
+server closed a connection, the probe waits for a managed server to come back
+(targets.crash_watch restarts it) before the next stage.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from typing import Any
 
 from ..protocol import AdminLine, AdminReplyError, Packet, PacketType, parse_status, parse_version
 from ..wire import Address, Connection, ConnectionClosed, ReceiveTimeout, WireError
+from . import tls_checks
+from .restarts import WAIT_S, listening, open_riding_restarts
 
 T = PacketType
 NO_REPLY_TYPES = (T.CAN_DO, T.CANT_DO, T.RESET_ABILITIES, T.PRE_SLEEP, T.SET_CLIENT_ID,
@@ -44,11 +51,14 @@ ADMIN_COMMANDS = ("status", "workers", "prioritystatus", "version", "verbose", "
                   "drop function", "jobs", "clients", "gladiator")
 BEHAVIOURS = ("coalescing", "mixed-admin-binary", "exceptions-forwarded")
 
+SETTLE_AFTER_CLOSE_S = 0.5  # a crashing server's listener can outlive the crash briefly
+
 KNOWN_CAPABILITIES: frozenset[str] = frozenset(
     [f"packet:{t.name}" for t in (*NO_REPLY_TYPES, *SUBMIT_PROBES, *WORK_TYPES, T.ECHO_REQ,
                                   T.GRAB_JOB, T.GRAB_JOB_UNIQ, T.GRAB_JOB_ALL, T.GET_STATUS,
                                   T.GET_STATUS_UNIQUE, T.OPTION_REQ, T.ALL_YOURS)]
-    + [f"admin:{c}" for c in ADMIN_COMMANDS] + [f"behaviour:{b}" for b in BEHAVIOURS])
+    + [f"admin:{c}" for c in ADMIN_COMMANDS] + [f"behaviour:{b}" for b in BEHAVIOURS]
+    + list(tls_checks.CAPABILITIES))
 
 
 class ProbeError(Exception):
@@ -100,8 +110,16 @@ class _Prober:
     def record(self, name: str, supported: bool, evidence: str) -> None:
         self.caps[name] = {"supported": supported, "evidence": evidence}
 
+    def closed_count(self) -> int:
+        """How many probes so far ended with the server closing or refusing the connection."""
+        return sum(1 for c in self.caps.values()
+                   if "closed the connection" in c["evidence"]
+                   or "connection failed" in c["evidence"])
+
     def open(self) -> Connection:
-        return Connection.open(self.address, timeout=self.timeout)
+        # a probe that killed the server must not make every later probe "unsupported"
+        # while the harness restarts it (engine.restarts)
+        return open_riding_restarts(self.address, timeout=self.timeout)
 
     def ask(self, conn: Connection, packet: Packet, want: tuple[PacketType, ...],
             ) -> tuple[Packet | None, str]:
@@ -156,6 +174,8 @@ class _Prober:
         for ptype in NO_REPLY_TYPES:
             try:
                 with self.open() as conn:
+                    if ptype == T.CANT_DO:  # withdraw what this connection registered
+                        conn.send(Packet.build(T.CAN_DO, self.fn))
                     conn.send(Packet.build(ptype, *args[ptype]))
                     objection = self.fence(conn)
             except (OSError, WireError) as exc:
@@ -360,10 +380,16 @@ def probe_server(address: Address, run_id: str, timeout: float = 0.5) -> Profile
                          f"command: {prober.caps['packet:ECHO_REQ']['evidence']}")
     if not rtt:
         prober.require_gearman_admin()
-    prober.no_reply_packets()
-    prober.simple_requests()
-    prober.submissions()
-    prober.mixed()
+    for stage in (prober.no_reply_packets, prober.simple_requests, prober.submissions,
+                  prober.mixed):
+        closed_before = prober.closed_count()
+        stage()
+        if prober.closed_count() > closed_before:
+            # a probe may have killed the server: let a managed one restart (engine.restarts)
+            # before the next stage, so its packets are not all marked unsupported
+            time.sleep(SETTLE_AFTER_CLOSE_S)
+            listening(address, WAIT_S)
+    prober.caps.update(tls_checks.capabilities())
     for name in KNOWN_CAPABILITIES:
         prober.caps.setdefault(name, {"supported": False, "evidence": "not reached by the probe"})
     return Profile(str(address), rtt, version, dict(sorted(prober.caps.items())),

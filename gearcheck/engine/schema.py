@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..protocol import PacketType
+from .tls_checks import TLS_REFUSED_SCHEMA
 
 SCHEMA_ID = "https://gearcheck.invalid/conformance/scenario.schema.json"
 PACKET_NAMES = [t.name for t in PacketType]
@@ -226,6 +227,7 @@ def step_kind_schemas(_steps_ref: dict[str, Any]) -> dict[str, dict[str, Any]]:
                                    "how": {"enum": ["graceful", "kill"],
                                            "description": "graceful: SIGTERM; kill: kill -9 "
                                                           "(a crash)"}}},
+        "tls_refused": TLS_REFUSED_SCHEMA,
         "repeat": {"type": "object", "additionalProperties": False, "required": ["times", "steps"],
                    "properties": {"times": {"type": "integer", "minimum": 1, "maximum": 100000},
                                   "as": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
@@ -245,7 +247,7 @@ DEFS = {"matcher": _matcher}
 MIRRORED_SCHEMA_ID = "https://gearcheck.invalid/conformance/mirrored.schema.json"
 MIRRORED_ID_PATTERN = r"^LIB-(CLIENT|WORKER)-[0-9]{3}$"
 ROLES = ["client", "worker"]
-OPENING_ONLY_KINDS = ("connect", "admin", "wait_until", "restart")  # not in a mirrored case
+OPENING_ONLY_KINDS = ("connect", "admin", "wait_until", "restart", "tls_refused")  # not mirrored
 _accept = {
     "description": "wait for the library's next connection and name it (an actor), or "
                    "{name, within, or_gives_up}",

@@ -27,6 +27,7 @@ from .admin_steps import step_admin, step_wait_until
 from .case_runtime import CaseRuntime, Executor
 from .outcome import HarnessError, StepFailure
 from .packets import build_send
+from .tls_checks import step_tls_refused
 from .values import ScenarioError
 from .waits import step_expect, step_expect_all, step_expect_close, step_expect_silence
 
@@ -131,6 +132,7 @@ STEP_EXECUTORS: dict[str, Executor] = {
     "admin": step_admin,
     "wait_until": step_wait_until,
     "restart": step_restart,
+    "tls_refused": step_tls_refused,
 }
 """Every step kind of a conformance case (``repeat`` and ``alternatives`` aside)."""
 

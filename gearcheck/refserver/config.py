@@ -7,6 +7,10 @@ module builds the server from it and nothing reads options anywhere else.
 ``config_from_args`` turns parsed options into a config, rejecting bad values
 with a message that names the option.
 
+TLS: ``--tls-cert`` with ``--tls-key`` makes the server speak TLS only (a
+plaintext client fails its handshake); ``--tls-client-ca`` also requires every
+client to present a certificate signed by that CA.
+
 Defaults are the safe ones: loopback only, a 64 MiB packet cap (refused from
 the header, before any payload is buffered), bounded connections and queued
 jobs, and the admin ``shutdown`` command enabled (``--no-admin-shutdown``
@@ -46,6 +50,9 @@ class ServerConfig:
     allow_shutdown: bool = True             # admin "shutdown" / "shutdown graceful"
     handle_prefix: str = ""                 # "" = "H:<hostname>"
     log_level: str = "warning"
+    tls_cert: Path | None = None            # PEM certificate (chain): TLS only when set
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None       # require client certificates signed by this CA
 
     @property
     def effective_handle_prefix(self) -> bytes:
@@ -94,6 +101,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="replaces H:<hostname> in job handles")
     parser.add_argument("--log-level", choices=LOG_LEVELS, default="warning",
                         help="what the server logs to stderr (default warning)")
+    parser.add_argument("--tls-cert", metavar="PEM", type=Path,
+                        help="speak TLS only, with this certificate (needs --tls-key)")
+    parser.add_argument("--tls-key", metavar="PEM", type=Path,
+                        help="the private key of --tls-cert")
+    parser.add_argument("--tls-client-ca", metavar="PEM", type=Path,
+                        help="with --tls-cert: require a client certificate signed by this CA")
 
 
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
@@ -107,7 +120,16 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     prefix = args.job_handle_prefix
     if len(prefix.encode()) > 40:
         raise ValueError("--job-handle-prefix must be at most 40 bytes (handles stay < 64)")
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise ValueError("--tls-cert and --tls-key go together")
+    if args.tls_client_ca is not None and args.tls_cert is None:
+        raise ValueError("--tls-client-ca needs --tls-cert and --tls-key")
+    for option, path in (("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key),
+                         ("--tls-client-ca", args.tls_client_ca)):
+        if path is not None and not path.is_file():
+            raise ValueError(f"{option} {path}: no such file")
     return ServerConfig(
+        tls_cert=args.tls_cert, tls_key=args.tls_key, tls_client_ca=args.tls_client_ca,
         host=args.host, port=args.port,
         queue_path=parse_queue(args.queue) if args.queue else None,
         queue_sync=args.queue_sync,

@@ -6,7 +6,9 @@ the broker, the outbox and the admin commands together, replays the queue
 arrival order) before it accepts a connection, and listens. ``run`` is the
 process entry point: it installs uvloop when it is importable, prints the
 address it really listens on (so ``--port 0`` is usable), and stops on
-SIGTERM/SIGINT or the admin ``shutdown`` command. Stopping closes the
+SIGTERM/SIGINT or the admin ``shutdown`` command. With a TLS certificate in
+the config it listens for TLS only (``tls_context``; client certificates
+required when a client CA is set). Stopping closes the
 listener and every connection, commits what is pending and closes the queue
 file. ``shutdown graceful`` first stops accepting connections and waits until
 no job is running.
@@ -26,6 +28,7 @@ import contextlib
 import gc
 import logging
 import signal
+import ssl
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -40,6 +43,30 @@ from .persistence import PersistenceError, SqliteQueue
 
 log = logging.getLogger("gearcheck.refserver")
 GC_THRESHOLDS = (100_000, 20, 100)
+
+
+class TLSConfigError(ValueError):
+    """The TLS files of the config cannot be used; the message names the file."""
+
+
+def tls_context(config: ServerConfig) -> ssl.SSLContext | None:
+    """The server-side TLS context of ``config``, or None for plaintext."""
+    if config.tls_cert is None:
+        return None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(str(config.tls_cert), str(config.tls_key))
+    except (OSError, ssl.SSLError) as exc:
+        raise TLSConfigError(f"--tls-cert {config.tls_cert} / --tls-key {config.tls_key}: "
+                             f"cannot be used ({exc})") from None
+    if config.tls_client_ca is not None:
+        try:
+            context.load_verify_locations(cafile=str(config.tls_client_ca))
+        except (OSError, ssl.SSLError) as exc:
+            raise TLSConfigError(f"--tls-client-ca {config.tls_client_ca}: cannot be used "
+                                 f"({exc})") from None
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
 
 
 class ReferenceServer:
@@ -71,10 +98,12 @@ class ReferenceServer:
             if restored:
                 log.warning("restored %d background job(s) from %s", restored,
                             self.config.queue_path)
+        context = tls_context(self.config)
         self._listener = await loop.create_server(
             lambda: Session(self.config, self.broker, self.outbox, self.admin, self.sessions),
             self.config.host, self.config.port,
-            reuse_address=True, backlog=1024)
+            reuse_address=True, backlog=1024, ssl=context,
+            ssl_handshake_timeout=10.0 if context else None)
         sockets = self._listener.sockets
         if sockets:
             self.port = int(sockets[0].getsockname()[1])
@@ -128,7 +157,10 @@ async def serve(config: ServerConfig, on_ready: Callable[[ReferenceServer], None
 
 def _announce(server: ReferenceServer) -> None:
     queue = f", queue sqlite:{server.config.queue_path}" if server.config.queue_path else ""
-    print(f"gearcheck refserver listening on {server.config.host}:{server.port}{queue}",
+    tls = ""
+    if server.config.tls_cert is not None:
+        tls = ", TLS" + (" with client certificates" if server.config.tls_client_ca else "")
+    print(f"gearcheck refserver listening on {server.config.host}:{server.port}{queue}{tls}",
           flush=True)
 
 
@@ -150,7 +182,7 @@ def run(config: ServerConfig, on_ready: Callable[[ReferenceServer], None] = _ann
     gc.set_threshold(*GC_THRESHOLDS)
     try:
         _event_loop_runner()(serve(config, on_ready))
-    except PersistenceError as exc:
+    except (PersistenceError, TLSConfigError) as exc:
         print(f"gearcheck serve: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

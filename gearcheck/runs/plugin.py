@@ -13,6 +13,11 @@ prepared settings through ``workerinput``; each process stops what it started.
 ``gearcheck.runs.suite.run_suite`` is the way gearcheck itself runs the suite;
 ``pytest conformance/ --server HOST:PORT`` (with ``-k``, ``-m``, ``-n``) is the
 same plugin from the command line.
+
+TLS: ``--tls`` (``--tls-ca``, ``--tls-cert``, ``--tls-key``) makes every
+connection of the run, in every process, speak TLS (gearcheck.wire's process
+default, restored when the run ends); a ``--target`` registered with TLS brings
+its own settings (``RunState``).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import Any
 
 import pytest
 
+from ..wire import TLSClient, TLSSetupError, default_tls
 from .concurrent import runs_alone
 from .items import ScenarioFile, ScenarioItem, is_scenario_file
 from .run_state import STATE, RunState
@@ -59,14 +65,39 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="another server of the same implementation for cases that need "
                          "extra servers (multi-server cases) when --server is external; "
                          "repeatable")
+    group.addoption("--tls", action="store_true", default=False,
+                    help="connect to the server with TLS")
+    group.addoption("--tls-ca", default=None, metavar="PEM",
+                    help="with --tls: the CA that signed the server's certificate "
+                         "(default: the system's trust store)")
+    group.addoption("--tls-cert", default=None, metavar="PEM",
+                    help="with --tls: a client certificate, for servers that require one")
+    group.addoption("--tls-key", default=None, metavar="PEM",
+                    help="with --tls-cert: its private key (when not in the same file)")
     group.addoption("--manage-extra-servers", action="store_true", default=False,
                     help="with --server and --target: the harness manages this target, so "
                          "it may start extra servers of it from fixtures/servers.yaml")
 
 
+def _configure_tls(config: pytest.Config, state: RunState) -> None:
+    """--tls and its files become this process's default for every connection."""
+    files = {k: config.getoption(f"tls_{k}") for k in ("ca", "cert", "key")}
+    if not config.getoption("tls"):
+        given = [f"--tls-{k}" for k, v in files.items() if v]
+        if given:
+            raise pytest.UsageError(f"{', '.join(given)} need(s) --tls")
+        return
+    try:
+        state.use_tls(TLSClient.from_dict(files))
+    except TLSSetupError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
 def pytest_configure(config: pytest.Config) -> None:
     state = RunState(config)
     config.stash[STATE] = state
+    state.tls_before = default_tls()
+    _configure_tls(config, state)
     for level in ("must", "should", "observed"):
         config.addinivalue_line("markers", f"{level}: conformance case of level "
                                            f"{level.upper()}")

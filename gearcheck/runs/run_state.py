@@ -7,6 +7,13 @@ freezes all of that into ``RunSettings``, which xdist workers receive instead of
 doing any of it again. A preparation that fails is one message, and the run
 stops before any case (the plugin exits 2).
 
+TLS: the run's client settings (``--tls`` options, or a TLS target's own) are
+this process's default for every connection (``use_tls``), go to xdist
+workers with the settings, and are undone when the run closes. Before the
+probe, one handshake is tried, so a wrong CA is one line, not a probe error.
+A target the run starts is watched (targets.crash_watch): a crash is restarted
+on its port and reported (``crashes``; the matrix shows them in the column).
+
 Each case is run by the engine (``run_case``) and judged against the baseline
 right there, once (``Baseline.judge_case``); the pytest outcome is derived from
 that verdict, so pytest's output, report.json and the gate cannot disagree.
@@ -35,8 +42,25 @@ from ..engine.timing import Timing
 from ..report.baseline import BaselineEntry, BaselineError, load_baseline
 from ..report.writers import write_all
 from ..results import CaseResult, RunReport, ServerInfo, tool_version
-from ..targets import ConfigUnsupported, RegistryError, Target, find, load_registry
-from ..wire import Address
+from ..targets import (
+    ConfigUnsupported,
+    ProcessTarget,
+    RegistryError,
+    Target,
+    find,
+    load_registry,
+)
+from ..targets.crash_watch import CrashWatch
+from ..wire import (
+    Address,
+    Connection,
+    TLSClient,
+    TLSFailed,
+    TLSSetupError,
+    WireError,
+    default_tls,
+    set_default_tls,
+)
 from .concurrent import CaseScheduler
 from .settings import RunSettings, default_report_dir, new_run_id, utc_now
 
@@ -54,6 +78,7 @@ class SuitePreset:
         self.stale: list[BaselineEntry] = []
         self.report_dir: Path | None = None
         self.setup_error: str | None = None
+        self.crashes: list[str] = []  # the run's server crashed (and was restarted)
 
 
 class RunState:
@@ -73,6 +98,12 @@ class RunState:
         self.scheduler: CaseScheduler | None = None
         self.report: RunReport | None = None
         self.stale: list[BaselineEntry] = []
+        self.crash_watch: CrashWatch | None = None
+        self.tls_before: TLSClient | None = None  # the process default to restore at close
+
+    def use_tls(self, tls: TLSClient) -> None:
+        """Every connection of this process speaks TLS this way until ``close``."""
+        set_default_tls(tls)
 
     @property
     def is_worker(self) -> bool:
@@ -111,7 +142,12 @@ class RunState:
         else:
             self.target = spec.create(log_dir=report_dir / "logs")
             self.target.start()
+            if isinstance(self.target, ProcessTarget):  # a crash is restarted and noted
+                self.crash_watch = CrashWatch(self.target).__enter__()
+            if self.target.client_tls is not None and default_tls() is None:
+                self.use_tls(self.target.client_tls)
             address, managed = self.target.address, spec.name
+        _tls_preflight(address)
         timing = Timing(default_timeout_s=config.getoption("case_timeout"),
                         grace_factor=config.getoption("grace"))
         profile = preset.profile if preset else None
@@ -127,12 +163,16 @@ class RunState:
                            write_reports=preset.write_reports if preset else True)
 
     def worker_input(self) -> str:
+        tls = default_tls()
         return json.dumps({"settings": self.settings.to_json() if self.settings else None,
-                           "setup_error": self.setup_error})
+                           "setup_error": self.setup_error,
+                           "tls": tls.to_dict() if tls else None})
 
     def take_worker_input(self, payload: str) -> None:
         data = json.loads(payload)
         self.setup_error = data["setup_error"]
+        if data.get("tls") and default_tls() is None:
+            self.use_tls(TLSClient.from_dict(data["tls"]))
         if data["settings"]:
             self.settings = RunSettings.from_json(data["settings"])
 
@@ -235,8 +275,29 @@ class RunState:
         self.stop_concurrency()
         if self.extra_servers is not None:
             self.extra_servers.close()
+        if self.crash_watch is not None:
+            self.crash_watch.__exit__(None, None, None)
+            crashes = [f"{self.target.name if self.target else 'the server'} crashed during "
+                       f"the run: {c.describe()}" for c in self.crash_watch.crashes]
+            if self.preset is not None:
+                self.preset.crashes = crashes
+            for line in crashes:
+                print(f"gearcheck: {line}")
         if self.target is not None:
             self.target.stop()
+        set_default_tls(self.tls_before)
+
+
+def _tls_preflight(address: Address) -> None:
+    """One handshake before the probe: a TLS problem is one message, not a probe error."""
+    if default_tls() is None:
+        return
+    try:
+        Connection.open(address, timeout=5.0).close()
+    except (TLSFailed, TLSSetupError) as exc:
+        raise ValueError(str(exc)) from None
+    except WireError:
+        pass  # not a TLS problem: the probe reports it
 
 
 def build_report(settings: RunSettings, results: list[CaseResult], duration_s: float,

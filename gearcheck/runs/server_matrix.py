@@ -2,7 +2,9 @@
 
 Strategy: each registered server is one ``run_suite`` (the server started and
 stopped by the run itself, its registered baseline applied, its reports in
-``<out>/<name>/``), made into a ``MatrixColumn``; a server that cannot be
+``<out>/<name>/``; a TLS target brings its client settings, and a server that
+crashes is restarted and each crash becomes a warning), made into a
+``MatrixColumn``; a server that cannot be
 started or run is a column with its error, not an aborted matrix. Then the
 page (gearcheck.report.matrix_page) puts the columns side by side.
 """
@@ -26,7 +28,9 @@ def run_server(spec: ServerSpec, settings: SuiteSettings, outdir: Path) -> Matri
     if spec.baseline is not None and not spec.baseline.is_file():
         warnings.append(f"baseline {spec.baseline} (listed at {spec.where}) does not exist; "
                         "shown without it")
-    outcome = run_suite(replace(settings, server=spec.name, report_dir=server_dir))
+    jobs = settings.jobs if spec.jobs is None else spec.jobs
+    outcome = run_suite(replace(settings, server=spec.name, report_dir=server_dir, jobs=jobs))
+    warnings += outcome.warnings  # crashes: the server was restarted on its port each time
     if outcome.report is None:
         return MatrixColumn(spec.name, spec.title, spec.notes, warnings=warnings,
                             error=f"cannot run: {outcome.problem}".splitlines()[0])

@@ -27,7 +27,7 @@ from ..report.baseline import AppliedBaseline, BaselineEntry, load_baseline
 from ..report.gate import EXIT_HARNESS, GateOutcome, evaluate
 from ..results import CaseResult, RunReport
 from ..targets import DEFAULT_TARGET, ServerSpec, find, is_address, load_registry
-from ..wire import Address, Connection, WireError
+from ..wire import Address, Connection, TLSClient, WireError
 from .run_state import SuitePreset
 
 
@@ -53,6 +53,7 @@ class SuiteSettings:
     on_result: Callable[[CaseResult], None] | None = None  # each judged case, as it ends
     verbose: bool = False
     quiet: bool = False                  # pytest prints nothing (the caller shows progress)
+    tls: TLSClient | None = None         # reach a HOST:PORT server over TLS (--tls options)
     extra_pytest_args: list[str] = field(default_factory=list)
 
 
@@ -65,6 +66,7 @@ class SuiteOutcome:
     stale: list[BaselineEntry] = field(default_factory=list)
     baseline: Path | None = None
     problem: str | None = None           # why there is no report
+    warnings: list[str] = field(default_factory=list)  # e.g. the server crashed and restarted
 
 
 def within_shipped_suite(settings: SuiteSettings) -> bool:
@@ -148,6 +150,12 @@ def pytest_arguments(settings: SuiteSettings, baseline: Path | None) -> list[str
         argv += ["--second-server", extra]
     if settings.stop_at_first_failure:
         argv += ["-x"]
+    if settings.tls is not None:
+        argv.append("--tls")
+        for option, value in (("--tls-ca", settings.tls.ca), ("--tls-cert", settings.tls.cert),
+                              ("--tls-key", settings.tls.key)):
+            if value is not None:
+                argv += [option, str(value)]
     if settings.quiet:  # xdist reports through pytest's terminal, so it stays then
         argv += ["-qq", "--no-summary"] if settings.workers else ["-p", "no:terminal", "-s"]
     else:
@@ -184,7 +192,7 @@ def run_suite(settings: SuiteSettings) -> SuiteOutcome:
             "interrupted before any case ended" if pytest_code == pytest.ExitCode.INTERRUPTED
             else f"no case ran (pytest exit {int(pytest_code)})")
         return SuiteOutcome(EXIT_HARNESS, report_dir=preset.report_dir, baseline=baseline,
-                            problem=problem)
+                            problem=problem, warnings=preset.crashes)
     applied = None
     stale = preset.stale if runs_whole_suite(settings) else []
     if baseline is not None:
@@ -193,5 +201,7 @@ def run_suite(settings: SuiteSettings) -> SuiteOutcome:
     if pytest_code == pytest.ExitCode.INTERRUPTED:  # Ctrl-C or SIGTERM: a partial run
         return SuiteOutcome(EXIT_HARNESS, preset.report, preset.report_dir, gate, stale,
                             baseline, problem=f"interrupted after {len(preset.report.results)} "
-                                              f"cases (the report holds those)")
-    return SuiteOutcome(gate.exit_code, preset.report, preset.report_dir, gate, stale, baseline)
+                                              f"cases (the report holds those)",
+                            warnings=preset.crashes)
+    return SuiteOutcome(gate.exit_code, preset.report, preset.report_dir, gate, stale, baseline,
+                        warnings=preset.crashes)

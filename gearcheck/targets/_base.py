@@ -7,6 +7,13 @@ processes: pick a free loopback port, launch with a log file, poll with ECHO
 (or an admin command for servers without ECHO) until it answers or the
 deadline passes, and on stop send SIGTERM, then SIGKILL after a grace period.
 A server that dies during start-up is reported with the tail of its log.
+
+TLS: a process target created with ``tls="server"`` (TLS, no client
+certificate) or ``tls="mutual"`` (a client certificate signed by the test CA is
+required) is started with the machine's shared test certificates
+(gearcheck.testcerts) through its class's ``tls_arguments``; ``client_tls`` is
+then how to reach it, and the readiness probe goes through TLS too. A class
+that knows no TLS flags raises ``ConfigUnsupported``.
 """
 
 from __future__ import annotations
@@ -18,8 +25,10 @@ import tempfile
 import time
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import Literal
 
-from ..wire import Address, Connection, WireError
+from ..testcerts import CertificateSet, shared_certificates
+from ..wire import Address, Connection, TLSClient, WireError
 from ._errors import ConfigUnsupported, TargetError
 from ._ports import free_port
 from .configs import ServerConfig
@@ -48,6 +57,11 @@ class Target(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    @property
+    def client_tls(self) -> TLSClient | None:
+        """How to reach this server over TLS, or None when it speaks plaintext."""
+        return None
 
     def describe(self) -> dict[str, object]:
         return {"name": self.name, "address": str(self.address), "managed": self.managed}
@@ -82,7 +96,8 @@ class ExternalTarget(Target):
 
 def wait_until_answers(address: Address, *, deadline_s: float, what: str,
                        process: subprocess.Popen[bytes] | None = None,
-                       log_path: Path | None = None, probe: str = "echo") -> None:
+                       log_path: Path | None = None, probe: str = "echo",
+                       tls: TLSClient | Literal["default"] | None = "default") -> None:
     """Poll until the server at ``address`` answers ECHO (or an admin ``probe``)."""
     deadline = time.monotonic() + deadline_s
     last_error = "no attempt"
@@ -91,7 +106,7 @@ def wait_until_answers(address: Address, *, deadline_s: float, what: str,
             raise TargetError(f"{what} exited with code {process.returncode} during start-up"
                               + _log_tail(log_path))
         try:
-            with Connection.open(address, timeout=1.0) as conn:
+            with Connection.open(address, timeout=1.0, tls=tls) as conn:
                 if probe == "echo":
                     conn.echo(b"gearcheck-ready", timeout=1.0)
                 else:
@@ -119,10 +134,17 @@ class ProcessTarget(Target):
     probe = "echo"
     start_attempts = 3
 
+    TLS_MODES = ("server", "mutual")
+
     def __init__(self, *, name: str | None = None, log_dir: Path | str | None = None,
-                 port: int | None = None, host: str = "127.0.0.1") -> None:
+                 port: int | None = None, host: str = "127.0.0.1",
+                 tls: str | None = None) -> None:
         if name:
             self.name = name
+        if tls is not None and tls not in self.TLS_MODES:
+            raise TargetError(f"{self.name}: tls must be one of {', '.join(self.TLS_MODES)}, "
+                              f"not {tls!r}")
+        self.tls = tls
         self.host = host
         self.requested_port = port
         self.log_dir = Path(log_dir) if log_dir else Path(tempfile.mkdtemp(prefix="gearcheck-"))
@@ -136,6 +158,26 @@ class ProcessTarget(Target):
 
     def environment(self) -> dict[str, str]:
         return dict(os.environ)
+
+    def tls_arguments(self, certs: CertificateSet, *, mutual: bool) -> list[str]:
+        """The extra argv that makes the server speak TLS with these files."""
+        raise ConfigUnsupported(f"{self.name}: the harness knows no way to start this "
+                                "implementation with TLS")
+
+    @property
+    def client_tls(self) -> TLSClient | None:
+        if self.tls is None:
+            return None
+        certs = shared_certificates()
+        if self.tls == "mutual":
+            return TLSClient(ca=certs.ca, cert=certs.client_cert, key=certs.client_key)
+        return TLSClient(ca=certs.ca)
+
+    def _argv(self, port: int) -> list[str]:
+        argv = self.command(port)
+        if self.tls is not None:
+            argv += self.tls_arguments(shared_certificates(), mutual=self.tls == "mutual")
+        return argv
 
     @property
     def managed(self) -> bool:
@@ -159,7 +201,7 @@ class ProcessTarget(Target):
         for _attempt in range(self.start_attempts):
             port = self.requested_port or free_port(self.host)
             self.log_path = self.log_dir / f"{self.name}-{port}.log"
-            argv = self.command(port)
+            argv = self._argv(port)
             with open(self.log_path, "ab") as log:
                 self.process = subprocess.Popen(
                     argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -168,7 +210,8 @@ class ProcessTarget(Target):
             try:
                 wait_until_answers(self._address, deadline_s=self.start_deadline_s,
                                    what=f"{self.name} ({' '.join(argv)})", process=self.process,
-                                   log_path=self.log_path, probe=self.probe)
+                                   log_path=self.log_path, probe=self.probe,
+                                   tls=self.client_tls)
                 return self
             except TargetError as exc:
                 error = exc
@@ -222,4 +265,6 @@ class ProcessTarget(Target):
     def describe(self) -> dict[str, object]:
         info = super().describe() if self._address else {"name": self.name, "managed": True}
         info["log"] = str(self.log_path) if self.log_path else None
+        if self.tls:
+            info["tls"] = self.tls
         return info

@@ -3,7 +3,8 @@
 gear is a dependency of gearcheck (pyproject), so it runs on the harness's own
 interpreter through the tiny launcher module ``_gear_launcher``. gear.Server
 does not answer ECHO_REQ, so readiness is probed with the admin ``status``
-command instead.
+command instead. gear.Server's TLS always requires a client certificate (it
+takes key, certificate and CA together), so only ``tls="mutual"`` maps to it.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import importlib.metadata
 import importlib.util
 import sys
 
+from ..testcerts import CertificateSet
 from ._base import ProcessTarget
-from ._errors import TargetError
+from ._errors import ConfigUnsupported, TargetError
 
 
 def gear_version() -> str:
@@ -39,6 +41,13 @@ class GearServerTarget(ProcessTarget):
             gear_version()  # raises the clear error
         return [self.python, "-m", "gearcheck.targets._gear_launcher",
                 "--host", self.host, "--port", str(port), "--log-level", self.log_level]
+
+    def tls_arguments(self, certs: CertificateSet, *, mutual: bool) -> list[str]:
+        if not mutual:
+            raise ConfigUnsupported(f"{self.name}: gear.Server's TLS always requires client "
+                                    "certificates (ssl_key, ssl_cert and ssl_ca together)")
+        return ["--ssl-cert", str(certs.server_cert), "--ssl-key", str(certs.server_key),
+                "--ssl-ca", str(certs.ca)]
 
     @staticmethod
     def version() -> str:

@@ -3,7 +3,7 @@
 Started with the venv's Python (``python -m gearcheck.refserver``) on a free
 loopback port, optionally with a SQLite queue file and extra options. Like
 every process target it is stopped with SIGTERM, and ``kill()`` is kill -9
-for durability tests.
+for durability tests. With ``tls`` it listens for TLS only (its --tls-* options).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from ._base import ProcessTarget
 
 if TYPE_CHECKING:
+    from ..testcerts import CertificateSet
     from .configs import ServerConfig
 
 
@@ -35,6 +36,10 @@ class RefServerTarget(ProcessTarget):
         if self.queue_path is not None:
             argv += ["--queue", f"sqlite:{self.queue_path}"]
         return argv + self.extra_args
+
+    def tls_arguments(self, certs: CertificateSet, *, mutual: bool) -> list[str]:
+        argv = ["--tls-cert", str(certs.server_cert), "--tls-key", str(certs.server_key)]
+        return argv + (["--tls-client-ca", str(certs.ca)] if mutual else [])
 
     def apply_config(self, config: ServerConfig, state_dir: Path) -> None:
         """The reference server's flags: --exceptions, --job-retries N, --queue sqlite:PATH."""

@@ -30,7 +30,7 @@ from ._errors import TargetError
 from .configs import ServerConfig
 
 DEFAULT_SERVERS_FILE = paths.SERVERS_FILE
-ENTRY_KEYS = {"name", "aliases", "title", "target", "args", "baseline", "notes"}
+ENTRY_KEYS = {"name", "aliases", "title", "target", "args", "baseline", "notes", "jobs"}
 DEFAULT_TARGET = "refserver"  # the server a command starts when told none
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -48,6 +48,7 @@ class ServerSpec:
     baseline: Path | None = None
     notes: str = ""
     aliases: tuple[str, ...] = ()
+    jobs: int | None = None  # cases at once in its matrix run (None: the matrix's setting)
     file: str = ""
     line: int = 0
 
@@ -127,10 +128,14 @@ def _entry(path: Path, item: object, line: int) -> ServerSpec:
         # existence is checked by whoever applies it (the matrix warns, the gate fails):
         # a baseline may be written after the server is listed
         baseline_path = (path.parent / baseline).resolve()
+    jobs = item.get("jobs")
+    if jobs is not None and (not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1):
+        raise fail("jobs", f"{name}: 'jobs' must be a whole number of at least 1")
     return ServerSpec(name=name, target=target.strip(), title=str(item.get("title") or ""),
                       args=dict(args), baseline=baseline_path,
                       notes=" ".join(str(item.get("notes") or "").split()),
-                      aliases=tuple(aliases), file=str(path), line=item.line)
+                      aliases=tuple(aliases), jobs=jobs, file=str(path),
+                      line=item.line)
 
 
 def parse_registry(text: str, path: Path | str) -> list[ServerSpec]:

@@ -29,15 +29,20 @@ from gearcheck.targets.registry import (
 from gearcheck.wire import Connection, ReceiveTimeout
 
 
-def test_the_project_registry_lists_the_four_servers() -> None:
+def test_the_project_registry_lists_every_server() -> None:
     specs = load_registry()
-    assert [s.name for s in specs] == ["refserver", "gearmand-1.1.20", "perl-gearman-server",
-                                       "gear"]
+    assert [s.name for s in specs] == [
+        "refserver", "gearmand-1.1.20", "perl-gearman-server", "gear", "rustygeard-0.15.0",
+        "g2", "abraxas-2.1.10", "refserver-tls", "rustygeard-0.15.0-tls", "gear-tls"]
     assert {s.target_class().__name__ for s in specs} == {
-        "RefServerTarget", "GearmandTarget", "PerlServerTarget", "GearServerTarget"}
+        "RefServerTarget", "GearmandTarget", "PerlServerTarget", "GearServerTarget",
+        "RustygeardTarget", "G2Target", "AbraxasServerTarget"}
+    assert all(s.baseline is None or s.baseline.is_file() for s in specs)
+    # servers that crash run their matrix cases one at a time (no case beside a crash)
+    assert {s.name for s in specs if s.jobs == 1} == {"g2", "abraxas-2.1.10"}
     gearmand = select(specs, ["gearmand-1.1.20"])[0]
     assert gearmand.baseline == DEFAULT_SERVERS_FILE.parent / "baselines/gearmand-1.1.20.yaml"
-    assert gearmand.where == f"{DEFAULT_SERVERS_FILE}:18"
+    assert gearmand.where == f"{DEFAULT_SERVERS_FILE}:20"
 
 
 def test_aliases_name_the_same_entry_everywhere() -> None:
@@ -80,6 +85,7 @@ GOOD = "servers:\n  - name: a\n    target: gearcheck.targets.gearmand.GearmandTa
     ("servers:\n  - name: a b\n    target: x.Y\n", r"s\.yaml:2: 'name' must be a short name"),
     (GOOD + "    argz: {}\n", r"s\.yaml:4: unknown key 'argz'"),
     (GOOD + "    args: [1]\n", r"s\.yaml:4: a: 'args' must be a mapping"),
+    (GOOD + "    jobs: 0\n", r"s\.yaml:4: a: 'jobs' must be a whole number of at least 1"),
     (GOOD + GOOD.replace("servers:\n", ""), r"s\.yaml:4: server name 'a' is used twice "
                                             r"\(first at line 2\)"),
     ("servers: []\n", r"s\.yaml:1: 'servers' is empty"),
