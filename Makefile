@@ -8,7 +8,7 @@ PROCESSES ?= $(or $(WORKERS),2)
 PYTEST_ARGS ?=
 
 .PHONY: setup system-deps implementations test test-fast lint conformance compat matrix load load-distributed bench interop \
-        fuzz mutants faults serve bench-server bench-generator bench-conformance clean
+        fuzz mutants chaos serve bench-server bench-generator bench-conformance clean
 
 setup: .venv/.gearcheck-installed
 
@@ -99,6 +99,14 @@ INTEROP_ARGS ?=
 interop: setup system-deps
 	bash scripts/install-interop-clients.sh
 	$(GEARCHECK) interop $(INTEROP_ARGS)
+
+# Every persistent queue x every fault it can take, judged job by job, then fill-and-drain
+# soaks: reports/chaos/<run>/chaos.json and index.html (a timeline per cell). About 10
+# minutes; known back-end defects are baselined in fixtures/baselines/chaos.yaml. Exit 0/1/2
+# as the gate. CHAOS_ARGS adds options (e.g. --only redis, --seconds 10, --seed 2, --out DIR).
+CHAOS_ARGS ?=
+chaos: setup system-deps
+	$(GEARCHECK) chaos --matrix --soak --seed 1 $(CHAOS_ARGS)
 
 clean:
 	rm -rf .venv reports/* .pytest_cache

@@ -1,5 +1,5 @@
 """Where gearcheck's own files are: the suite, its schemas, baselines, load profiles,
-the server registry, the interop scenarios and client drivers.
+the server registry, the interop scenarios, client drivers and chaos reproducers.
 
 Strategy: they ship inside the package, under ``gearcheck/data``. In a checkout
 that folder holds links to the top-level folders people edit (conformance/,
@@ -31,6 +31,7 @@ INTEROP_DIR = (DATA / "interop").resolve()
 CLIENTS_DIR = (DATA / "clients").resolve()
 SCRIPTS_DIR = (DATA / "scripts").resolve()
 SERVER_BUILDS_DIR = (DATA / "servers").resolve()  # fixtures/servers: what pins non-Debian servers
+CHAOS_REPRODUCERS_DIR = (DATA / "chaos").resolve()   # minimal plans of the chaos findings
 
 
 def cache_dir() -> Path:

@@ -28,8 +28,8 @@ LAYERS: list[set[str]] = [
     {"engine"},                                   # scenarios: load, run one case
     {"report"},                                   # writers, baseline, gate
     {"runs"},                                     # the one way to run the suite (pytest)
-    {"refserver", "swarm", "interop", "robustness", "record", "explore"},  # tools, none
-                                                  # importing another
+    {"refserver", "swarm", "interop", "robustness", "record", "explore", "chaos"},  # tools,
+                                                  # none importing another
     {"commands"},                                 # one module per subcommand
     {"cli"},
     {"__main__"},

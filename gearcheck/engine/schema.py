@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..protocol import PacketType
+from ..targets.configs import QUEUE_BACKENDS
 from .tls_checks import TLS_REFUSED_SCHEMA
 
 SCHEMA_ID = "https://gearcheck.invalid/conformance/scenario.schema.json"
@@ -51,6 +52,7 @@ _server_config = {  # if/then/else, so an error names the exact key and problem
              "properties": {"exceptions": {"type": "boolean"},
                             "job_retries": {"type": "integer", "minimum": 1, "maximum": 1000},
                             "persistent_queue": {"type": "boolean"},
+                            "queue_backend": {"enum": list(QUEUE_BACKENDS)},
                             "fresh": {"type": "boolean"}}},
 }
 _servers = {"type": "object", "minProperties": 1,
@@ -59,7 +61,7 @@ _servers = {"type": "object", "minProperties": 1,
             "description": "extra servers of the same implementation this case needs, by "
                            "name -> configuration (default, exceptions_on, persistent_queue, "
                            "fresh, or a mapping of exceptions/job_retries/persistent_queue/"
-                           "fresh); 'main' (the server under test) is implicit"}
+                           "queue_backend/fresh); 'main' (the server under test) is implicit"}
 _seconds = {"type": "number", "exclusiveMinimum": 0, "maximum": 120}
 
 _value = {

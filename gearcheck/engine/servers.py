@@ -150,7 +150,8 @@ class ManagedServers(ExtraServers):
         for need in needs:
             key = ServerConfig(exceptions=need.config.exceptions,
                                job_retries=need.config.job_retries,
-                               persistent_queue=need.config.persistent_queue)
+                               persistent_queue=need.config.persistent_queue,
+                               queue_backend=need.config.queue_backend)
             if key not in self.unsupported:
                 try:
                     self._create(key)  # translating the flags is enough to know

@@ -53,6 +53,7 @@ class ServerConfig:
     tls_cert: Path | None = None            # PEM certificate (chain): TLS only when set
     tls_key: Path | None = None
     tls_client_ca: Path | None = None       # require client certificates signed by this CA
+    drop_on_restore: int = 0                # planted defect: lose the Nth-from-last restored job
 
     @property
     def effective_handle_prefix(self) -> bytes:
@@ -107,6 +108,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the private key of --tls-cert")
     parser.add_argument("--tls-client-ca", metavar="PEM", type=Path,
                         help="with --tls-cert: require a client certificate signed by this CA")
+    # A planted defect for testing durability checkers (gearcheck chaos's own tests): the
+    # Nth-from-last job restored from the queue file (1: the last, the lowest priority and
+    # newest, so the least likely to have run) is dropped. Never useful otherwise: hidden.
+    parser.add_argument("--drop-on-restore", type=int, default=0, help=argparse.SUPPRESS)
 
 
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
@@ -140,4 +145,5 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         job_retries=positive("job_retries", args.job_retries, 0),
         exceptions=args.exceptions, allow_shutdown=not args.no_admin_shutdown,
         handle_prefix=prefix, log_level=args.log_level,
+        drop_on_restore=positive("drop_on_restore", args.drop_on_restore, 0),
     )

@@ -91,10 +91,19 @@ class ReferenceServer:
                            request_stop=self.request_stop)
         if self.queue is not None:
             restored = 0
-            for row in self.queue.load():
+            rows = list(self.queue.load())
+            drop = len(rows) - self.config.drop_on_restore + 1  # counted from the last
+            for n, row in enumerate(rows, start=1):
+                if self.config.drop_on_restore and n == drop:  # a planted defect (tests)
+                    log.warning("dropping restored job %d of %d (--drop-on-restore)", n,
+                                len(rows))
+                    self.queue.remove(row.id)
+                    continue
                 self.broker.restore(row.id, row.function, row.unique, row.priority, row.data,
                                     row.reducer, row.when)
                 restored += 1
+            if self.queue.pending:
+                self.queue.commit()
             if restored:
                 log.warning("restored %d background job(s) from %s", restored,
                             self.config.queue_path)

@@ -1,4 +1,4 @@
-"""Destructive tools (fuzz, mutants, faults) only ever target this machine.
+"""Destructive tools (fuzz, mutants) only ever target this machine.
 
 Strategy: resolve the host without touching the network for literal addresses
 (``ipaddress``), accept ``localhost`` by name, and refuse everything else with

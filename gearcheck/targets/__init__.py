@@ -8,6 +8,7 @@ stopped; an ``ExternalTarget`` is someone else's server, only reached.
 """
 
 from ._base import ExternalTarget, ProcessTarget, Target, wait_until_answers
+from ._database import DatabaseServer
 from ._errors import ConfigUnsupported, TargetError
 from ._ports import free_port
 from .configs import ServerConfig, parse_config
@@ -29,6 +30,7 @@ from .registry import (
 __all__ = [
     "DEFAULT_TARGET",
     "ConfigUnsupported",
+    "DatabaseServer",
     "ExternalTarget",
     "GearServerTarget",
     "GearmandTarget",

@@ -19,19 +19,23 @@ that knows no TLS flags raises ``ConfigUnsupported``.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import tempfile
 import time
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ..testcerts import CertificateSet, shared_certificates
 from ..wire import Address, Connection, TLSClient, WireError
+from . import _process_group
 from ._errors import ConfigUnsupported, TargetError
 from ._ports import free_port
+from ._process_group import rss_of
 from .configs import ServerConfig
+
+if TYPE_CHECKING:
+    from ._database import DatabaseServer
 
 
 class Target(ABC):
@@ -193,6 +197,16 @@ class ProcessTarget(Target):
     def pid(self) -> int | None:
         return self.process.pid if self.process else None
 
+    @property
+    def queue_backend(self) -> str | None:
+        """The persistent queue's back end (gearcheck.targets.configs.QUEUE_BACKENDS), or None."""
+        return None
+
+    @property
+    def queue_store(self) -> DatabaseServer | None:
+        """The database server this target started for its queue, if any (to hurt it)."""
+        return None
+
     def start(self) -> ProcessTarget:
         if self.process is not None and self.process.poll() is None:
             return self
@@ -215,28 +229,22 @@ class ProcessTarget(Target):
                 return self
             except TargetError as exc:
                 error = exc
-                self.stop()
+                self.terminate()
                 if self.requested_port:
                     break
         assert error is not None
         raise error
 
     def stop(self) -> None:
+        """SIGTERM (SIGKILL after the grace period). Subclasses that start helpers
+        (a queue's database server) stop those here too; ``restart`` never does."""
+        self.terminate()
+
+    def terminate(self) -> None:
+        """Stop this server's own process: SIGTERM, then SIGKILL after the grace period."""
         proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
-            return
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(self.stop_grace_s)
-        except subprocess.TimeoutExpired:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait(5)
+        if proc is not None:
+            _process_group.terminate(proc, self.stop_grace_s)
 
     def restart(self, *, hard: bool = False) -> None:
         """Stop (SIGTERM, or kill -9 when ``hard``) and start again on the same port."""
@@ -244,7 +252,7 @@ class ProcessTarget(Target):
         if hard:
             self.kill()
         else:
-            self.stop()
+            self.terminate()
         saved, self.requested_port = self.requested_port, port
         try:
             self.start()
@@ -254,13 +262,24 @@ class ProcessTarget(Target):
     def kill(self) -> None:
         """kill -9, as a crash would: no clean shutdown."""
         proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
-            return
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(5)
+        if proc is not None:
+            _process_group.kill(proc)
+
+    def pause(self) -> bool:
+        """SIGSTOP: the server holds its sockets and answers nothing until ``resume``."""
+        return self.process is not None and _process_group.pause(self.process)
+
+    def resume(self) -> bool:
+        return self.process is not None and _process_group.resume(self.process)
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def rss_bytes(self) -> int | None:
+        """Resident memory of the server process (Linux /proc), None when it is not running."""
+        if not self.alive() or self.process is None:
+            return None
+        return rss_of(self.process.pid)
 
     def describe(self) -> dict[str, object]:
         info = super().describe() if self._address else {"name": self.name, "managed": True}
@@ -268,3 +287,4 @@ class ProcessTarget(Target):
         if self.tls:
             info["tls"] = self.tls
         return info
+

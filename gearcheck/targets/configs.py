@@ -9,11 +9,18 @@ own command line in ``Target.apply_config``; one that cannot raises
 ``ConfigUnsupported`` with the reason, which the engine turns into an
 UNSUPPORTED verdict with that reason as evidence.
 
+A persistent queue has a back end: ``queue_backend`` names one of
+``QUEUE_BACKENDS`` (a SQLite file, or a MySQL/MariaDB, PostgreSQL, Redis or
+memcached server the target starts beside the job server); naming one
+implies ``persistent_queue``. Without a name each target uses its own
+default (SQLite for gearmand and the reference server).
+
 The YAML forms (``parse_config``): a shorthand string (``default``,
 ``exceptions_on``, ``persistent_queue``, ``fresh``) or a mapping with any of
 ``exceptions: bool``, ``job_retries: int``, ``persistent_queue: bool``,
-``fresh: bool``. ``fresh`` asks for a server no other case has used (it is
-about placement, not flags, so every target can give it).
+``queue_backend: name``, ``fresh: bool``. ``fresh`` asks for a server no
+other case has used (it is about placement, not flags, so every target can
+give it).
 """
 
 from __future__ import annotations
@@ -22,7 +29,8 @@ from dataclasses import dataclass
 from typing import Any
 
 SHORTHANDS = ("default", "exceptions_on", "persistent_queue", "fresh")
-CONFIG_KEYS = ("exceptions", "job_retries", "persistent_queue", "fresh")
+CONFIG_KEYS = ("exceptions", "job_retries", "persistent_queue", "queue_backend", "fresh")
+QUEUE_BACKENDS = ("sqlite", "mysql", "postgres", "redis", "memcached")
 
 
 @dataclass(frozen=True)
@@ -31,6 +39,14 @@ class ServerConfig:
     job_retries: int | None = None     # drop a job after this many worker losses
     persistent_queue: bool = False     # background jobs survive a restart (even kill -9)
     fresh: bool = False                # a server no other case has used
+    queue_backend: str | None = None   # one of QUEUE_BACKENDS; None: the target's default
+
+    def __post_init__(self) -> None:
+        if self.queue_backend is not None:
+            if self.queue_backend not in QUEUE_BACKENDS:
+                raise ValueError(f"unknown queue back end {self.queue_backend!r}; use one of "
+                                 f"{', '.join(QUEUE_BACKENDS)}")
+            object.__setattr__(self, "persistent_queue", True)
 
     @property
     def flags_default(self) -> bool:
@@ -48,14 +64,16 @@ class ServerConfig:
         if self.job_retries is not None:
             parts.append(f"job retries {self.job_retries}")
         if self.persistent_queue:
-            parts.append("persistent queue")
+            parts.append(f"persistent queue ({self.queue_backend})" if self.queue_backend
+                         else "persistent queue")
         if self.fresh:
             parts.append("fresh")
         return ", ".join(parts) or "default"
 
     def to_dict(self) -> dict[str, Any]:
         return {"exceptions": self.exceptions, "job_retries": self.job_retries,
-                "persistent_queue": self.persistent_queue, "fresh": self.fresh}
+                "persistent_queue": self.persistent_queue, "queue_backend": self.queue_backend,
+                "fresh": self.fresh}
 
 
 def parse_config(value: Any) -> ServerConfig:
@@ -81,4 +99,8 @@ def parse_config(value: Any) -> ServerConfig:
     for key, flag in flags.items():
         if not isinstance(flag, bool):
             raise ValueError(f"{key} must be true or false, got {flag!r}")
-    return ServerConfig(job_retries=retries, **flags)
+    backend = value.get("queue_backend")
+    if backend is not None and backend not in QUEUE_BACKENDS:
+        raise ValueError(f"queue_backend must be one of {', '.join(QUEUE_BACKENDS)}, "
+                         f"got {backend!r}")
+    return ServerConfig(job_retries=retries, queue_backend=backend, **flags)

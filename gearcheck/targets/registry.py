@@ -6,6 +6,11 @@ one new class when it does not. Loading checks everything it can without
 starting anything (shape, unique names and aliases, the class imports and is
 a ``Target``) and reports ``file:line: what`` for each problem.
 
+An entry may be a ``variant_of`` another: the same implementation started
+with other arguments (a queue back end, a thread count). Variants are left
+out when every server is asked for (``select`` with no names, as ``make
+matrix`` does) and run when named.
+
 Every command turns what the user typed into a server through ``open_target``:
 a registered name or alias (``gearmand`` for ``gearmand-1.1.20``) becomes a
 not-yet-started managed target, ``HOST:PORT`` someone else's running server.
@@ -30,7 +35,8 @@ from ._errors import TargetError
 from .configs import ServerConfig
 
 DEFAULT_SERVERS_FILE = paths.SERVERS_FILE
-ENTRY_KEYS = {"name", "aliases", "title", "target", "args", "baseline", "notes", "jobs"}
+ENTRY_KEYS = {"name", "aliases", "title", "target", "args", "baseline", "notes", "jobs",
+              "variant_of"}
 DEFAULT_TARGET = "refserver"  # the server a command starts when told none
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -49,6 +55,7 @@ class ServerSpec:
     notes: str = ""
     aliases: tuple[str, ...] = ()
     jobs: int | None = None  # cases at once in its matrix run (None: the matrix's setting)
+    variant_of: str = ""
     file: str = ""
     line: int = 0
 
@@ -131,10 +138,13 @@ def _entry(path: Path, item: object, line: int) -> ServerSpec:
     jobs = item.get("jobs")
     if jobs is not None and (not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1):
         raise fail("jobs", f"{name}: 'jobs' must be a whole number of at least 1")
+    variant_of = item.get("variant_of") or ""
+    if not isinstance(variant_of, str):
+        raise fail("variant_of", f"{name}: 'variant_of' must name another server")
     return ServerSpec(name=name, target=target.strip(), title=str(item.get("title") or ""),
                       args=dict(args), baseline=baseline_path,
                       notes=" ".join(str(item.get("notes") or "").split()),
-                      aliases=tuple(aliases), jobs=jobs, file=str(path),
+                      aliases=tuple(aliases), jobs=jobs, variant_of=variant_of, file=str(path),
                       line=item.line)
 
 
@@ -162,6 +172,10 @@ def parse_registry(text: str, path: Path | str) -> list[ServerSpec]:
         specs[spec.name] = spec
     if not specs:
         raise RegistryError(f"{path}:{doc.line}: 'servers' is empty")
+    for spec in specs.values():
+        if spec.variant_of and spec.variant_of not in specs:
+            raise RegistryError(f"{spec.where}: {spec.name}: variant_of {spec.variant_of!r} is "
+                                "not a server in this registry")
     return list(specs.values())
 
 
@@ -188,9 +202,11 @@ def find(specs: list[ServerSpec], name: str) -> ServerSpec:
 
 
 def select(specs: list[ServerSpec], names: list[str] | None) -> list[ServerSpec]:
-    """The named servers (names or aliases), in registry order; every name must exist."""
+    """The named servers (names or aliases), in registry order; every name must exist.
+
+    No names: every server that is not a ``variant_of`` another."""
     if not names:
-        return specs
+        return [s for s in specs if not s.variant_of]
     wanted = {find(specs, n).name for n in names}
     return [s for s in specs if s.name in wanted]
 

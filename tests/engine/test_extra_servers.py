@@ -17,6 +17,7 @@ from gearcheck.engine.probe import KNOWN_CAPABILITIES
 from gearcheck.engine.servers import ExternalServers, ManagedServers
 from gearcheck.results import FailureKind, Verdict
 from gearcheck.targets import (
+    ConfigUnsupported,
     GearmandTarget,
     PerlServerTarget,
     RefServerTarget,
@@ -137,7 +138,15 @@ def test_targets_map_configurations_to_their_flags(tmp_path: Path) -> None:
     gearmand = GearmandTarget(log_dir=tmp_path)
     gearmand.apply_config(config, tmp_path / "g")
     assert gearmand.extra_args[:2] == ["--exceptions", "--job-retries=2"]
-    assert "--queue-type=libsqlite3" in gearmand.extra_args
+    gearmand.log_path = tmp_path / "g.log"
+    assert "--queue-type=libsqlite3" in gearmand.command(4730)
+    assert f"--libsqlite3-db={tmp_path / 'g' / 'gearmand-queue.sqlite'}" in gearmand.command(4730)
+    redis = GearmandTarget(log_dir=tmp_path)
+    redis.apply_config(ServerConfig(queue_backend="redis"), tmp_path / "q")
+    assert redis.queue == "redis" and redis.queue_backend == "redis"
+    with pytest.raises(ConfigUnsupported, match="SQLite only, not redis"):
+        RefServerTarget(log_dir=tmp_path).apply_config(ServerConfig(queue_backend="redis"),
+                                                       tmp_path / "r")
     ref = RefServerTarget(log_dir=tmp_path)
     ref.apply_config(config, tmp_path / "r")
     argv = ref.command(4730)

@@ -29,9 +29,10 @@ from gearcheck.targets.registry import (
 from gearcheck.wire import Connection, ReceiveTimeout
 
 
-def test_the_project_registry_lists_every_server() -> None:
+def test_the_project_registry_lists_every_server_and_the_variants() -> None:
     specs = load_registry()
-    assert [s.name for s in specs] == [
+    implementations = select(specs, None)  # what `make matrix` runs: no variants
+    assert [s.name for s in implementations] == [
         "refserver", "gearmand-1.1.20", "perl-gearman-server", "gear", "rustygeard-0.15.0",
         "g2", "abraxas-2.1.10", "refserver-tls", "rustygeard-0.15.0-tls", "gear-tls"]
     assert {s.target_class().__name__ for s in specs} == {
@@ -42,7 +43,18 @@ def test_the_project_registry_lists_every_server() -> None:
     assert {s.name for s in specs if s.jobs == 1} == {"g2", "abraxas-2.1.10"}
     gearmand = select(specs, ["gearmand-1.1.20"])[0]
     assert gearmand.baseline == DEFAULT_SERVERS_FILE.parent / "baselines/gearmand-1.1.20.yaml"
-    assert gearmand.where == f"{DEFAULT_SERVERS_FILE}:20"
+    assert gearmand.where == f"{DEFAULT_SERVERS_FILE}:22"
+    variants = {s.name: s for s in specs if s.variant_of}
+    assert {n for n, s in variants.items() if s.variant_of == "gearmand-1.1.20"} == {
+        "gearmand-sqlite", "gearmand-mysql", "gearmand-postgres", "gearmand-redis",
+        "gearmand-memcached", "gearmand-threads0", "gearmand-threads1", "gearmand-threads4"}
+    assert variants["refserver-sqlite"].variant_of == "refserver"
+    assert [s.name for s in select(specs, ["gearmand-redis"])] == ["gearmand-redis"]
+
+
+def test_a_variant_must_name_a_registered_server(tmp_path: Path) -> None:
+    with pytest.raises(RegistryError, match=r"s\.yaml:2: a: variant_of 'nope' is not a server"):
+        parse_registry(GOOD + "    variant_of: nope\n", "s.yaml")
 
 
 def test_aliases_name_the_same_entry_everywhere() -> None:
