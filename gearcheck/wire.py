@@ -188,6 +188,23 @@ def default_tls() -> TLSClient | None:
     return _default_tls
 
 
+# TLS by address: a server gearcheck starts with TLS says so here while it runs, so every
+# connection to it (the probe, the cases, explore's lanes) speaks TLS and no other does.
+_tls_by_address: dict[Address, TLSClient] = {}
+
+
+def use_tls_for(address: Address, tls: TLSClient | None) -> None:
+    """Connections to ``address`` without ``tls=`` use ``tls`` (None: forget the address)."""
+    if tls is None:
+        _tls_by_address.pop(address, None)
+    else:
+        _tls_by_address[address] = tls
+
+
+def tls_for(address: Address) -> TLSClient | None:
+    return _tls_by_address.get(address, _default_tls)
+
+
 def _tls_reason(exc: ssl.SSLError) -> str:
     if isinstance(exc, ssl.SSLCertVerificationError):
         return (f"the server's certificate was not accepted: {exc.verify_message} (is the "
@@ -274,7 +291,7 @@ class Connection:
         elif isinstance(address, tuple):
             address = Address(*address)
         if tls == "default":
-            tls = _default_tls
+            tls = tls_for(address)
         context = tls.context() if tls is not None else None
         try:
             sock = socket.create_connection((address.host, address.port),

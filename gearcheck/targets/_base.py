@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from ..testcerts import CertificateSet, shared_certificates
-from ..wire import Address, Connection, TLSClient, WireError
+from ..wire import Address, Connection, TLSClient, WireError, use_tls_for
 from . import _process_group
 from ._errors import ConfigUnsupported, TargetError
 from ._ports import free_port
@@ -226,6 +226,7 @@ class ProcessTarget(Target):
                                    what=f"{self.name} ({' '.join(argv)})", process=self.process,
                                    log_path=self.log_path, probe=self.probe,
                                    tls=self.client_tls)
+                use_tls_for(self._address, self.client_tls)
                 return self
             except TargetError as exc:
                 error = exc
@@ -239,6 +240,8 @@ class ProcessTarget(Target):
         """SIGTERM (SIGKILL after the grace period). Subclasses that start helpers
         (a queue's database server) stop those here too; ``restart`` never does."""
         self.terminate()
+        if self._address is not None:
+            use_tls_for(self._address, None)
 
     def terminate(self) -> None:
         """Stop this server's own process: SIGTERM, then SIGKILL after the grace period."""

@@ -119,7 +119,7 @@ class GearmandTarget(ProcessTarget):
         return self
 
     def stop(self) -> None:
-        self.terminate()
+        super().stop()
         store, self._store = self._store, None
         if store is not None:
             store.stop()
