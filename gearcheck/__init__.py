@@ -3,8 +3,8 @@
 Layers, bottom first; a module imports only from layers below its own
 (tests/test_layers.py holds this order and checks every import):
 
-    protocol -> wire -> results, yaml_positions, paths, progress -> testcerts -> targets
-    -> engine -> report -> runs -> refserver, swarm, interop, robustness, record, explore,
-    chaos (none importing another)
+    protocol -> wire -> results, yaml_positions, paths, progress, minimize -> testcerts
+    -> targets -> engine -> report -> runs
+    -> refserver, swarm, interop, robustness, record, explore, chaos (none importing another)
     -> commands -> cli
 """

@@ -21,8 +21,8 @@ PACKAGE = Path(gearcheck.__file__).parent
 LAYERS: list[set[str]] = [
     {"protocol"},                                 # sans-I/O codec: bytes in, events out
     {"wire"},                                     # one blocking, deadline-bounded connection
-    {"results", "yaml_positions", "paths", "progress"},  # verdicts as data; YAML lines; data
-                                                  # files; progress bars and lines
+    # verdicts as data; YAML lines; data files; progress bars and lines; ddmin
+    {"results", "yaml_positions", "paths", "progress", "minimize"},
     {"testcerts"},                                # test TLS certificates (in the cache: paths)
     {"targets"},                                  # servers under test, by name or address
     {"engine"},                                   # scenarios: load, run one case

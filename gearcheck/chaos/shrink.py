@@ -24,16 +24,15 @@ the smallest reproducing plan so far is the answer, marked incomplete.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any
 
+from ..minimize import Budget, OutOfBudget, ddmin
 from .checker import Judgement
 from .plan import FaultSpec, JobSpec, Plan
 
 Trial = Callable[[Plan], Judgement | None]   # None: the trial could not run
-T = TypeVar("T")
 
 
 @dataclass
@@ -43,10 +42,6 @@ class ShrinkResult:
     trials: int
     complete: bool
     kind: str
-
-
-class _OutOfBudget(Exception):
-    pass
 
 
 def _tighten(plan: Plan) -> Plan:
@@ -96,15 +91,12 @@ def shrink(plan: Plan, original: Judgement, trial: Trial, *, kind: str,
 
     first = next(f for f in original.failures if wanted(f))
     failing = {f["job"] for f in original.failures if wanted(f) and f.get("job")}
-    deadline = time.monotonic() + budget_s
-    trials = 0
+    budget = Budget(max_trials, budget_s)
     best, best_judgement = plan, original
 
     def reproduces(candidate: Plan) -> bool:
-        nonlocal trials, best, best_judgement
-        if trials >= max_trials or time.monotonic() > deadline:
-            raise _OutOfBudget
-        trials += 1
+        nonlocal best, best_judgement
+        budget.spend()
         candidate = _tighten(candidate)
         judgement = trial(candidate)
         if judgement is None or not any(wanted(f) for f in judgement.failures):
@@ -129,35 +121,13 @@ def shrink(plan: Plan, original: Judgement, trial: Trial, *, kind: str,
             if len(upto) < len(plan.jobs) and upto:
                 reproduces(plan.subset(jobs=upto, faults=faults, note="up to the failure"))
         current = best
-        _ddmin(list(current.jobs), lambda js: bool(js) and reproduces(
+        ddmin(list(current.jobs), lambda js: reproduces(
             current.subset(jobs=js, faults=list(current.faults))))
         current = best
-        _ddmin(list(current.faults), lambda fs: reproduces(current.subset(faults=fs)))
+        ddmin(list(current.faults), lambda fs: reproduces(current.subset(faults=fs)),
+              keep_one=False)
         complete = True
-    except _OutOfBudget:
+    except OutOfBudget:
         complete = False
-    return ShrinkResult(plan=best, judgement=best_judgement, trials=trials, complete=complete,
-                        kind=kind)
-
-
-def _ddmin(items: list[T], test: Callable[[list[T]], bool]) -> list[T]:
-    """Zeller's ddmin: a 1-minimal sublist of ``items`` for which ``test`` holds."""
-    n = 2
-    while len(items) >= 2:
-        chunk = max(1, len(items) // n)
-        reduced = False
-        for start in range(0, len(items), chunk):
-            complement = items[:start] + items[start + chunk:]
-            if complement and test(complement):
-                items = complement
-                n = max(n - 1, 2)
-                reduced = True
-                break
-        if not reduced:
-            if chunk == 1:
-                break
-            n = min(len(items), n * 2)
-    if len(items) == 1 and test([]):
-        return []
-    return items
-
+    return ShrinkResult(plan=best, judgement=best_judgement, trials=budget.trials,
+                        complete=complete, kind=kind)

@@ -1,6 +1,6 @@
 """Delta debugging: the smallest input that still reproduces a finding.
 
-Strategy: Zeller's ddmin over the payload bytes (remove ever smaller chunks
+Strategy: ddmin (gearcheck.minimize) over the payload bytes (remove ever smaller chunks
 while the finding still reproduces), after first trying the cheap structural
 simplifications (one connection instead of many, one write instead of a
 dribble). Every trial replays the input against a real server, so the whole
@@ -10,10 +10,10 @@ smallest input found so far is the answer.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..minimize import Budget, OutOfBudget, ddmin
 from .fuzz_exec import FuzzInput
 
 Reproduces = Callable[[FuzzInput], bool]
@@ -28,47 +28,24 @@ class ShrinkResult:
 
 def shrink(inp: FuzzInput, reproduces: Reproduces, *, max_trials: int = 200,
            deadline_s: float = 30.0) -> ShrinkResult:
-    deadline = time.monotonic() + deadline_s
-    trials = 0
+    budget = Budget(max_trials, deadline_s)
+    best = inp
 
     def test(candidate: FuzzInput) -> bool:
-        nonlocal trials
-        if trials >= max_trials or time.monotonic() > deadline:
-            raise _OutOfBudget
-        trials += 1
-        return reproduces(candidate)
+        nonlocal best
+        budget.spend()
+        if reproduces(candidate):
+            best = candidate
+            return True
+        return False
 
-    best = inp
     try:
         for change in ({"connections": 1}, {"chunk_size": 0}, {"ending": "close"}):
             candidate = best.smaller(**change)
-            if candidate != best and test(candidate):
-                best = candidate
-        best = _ddmin(best, test)
-        return ShrinkResult(best, trials, True)
-    except _OutOfBudget:
-        return ShrinkResult(best, trials, False)
-
-
-class _OutOfBudget(Exception):
-    pass
-
-
-def _ddmin(inp: FuzzInput, test: Reproduces) -> FuzzInput:
-    data = inp.payload
-    n = 2
-    while len(data) >= 2:
-        chunk = max(1, len(data) // n)
-        reduced = False
-        for start in range(0, len(data), chunk):
-            complement = data[:start] + data[start + chunk:]
-            if test(inp.smaller(payload=complement)):
-                data = complement
-                n = max(n - 1, 2)
-                reduced = True
-                break
-        if not reduced:
-            if chunk == 1:
-                break
-            n = min(len(data), n * 2)
-    return inp.smaller(payload=data)
+            if candidate != best:
+                test(candidate)
+        start = best
+        ddmin(start.payload, lambda data: test(start.smaller(payload=data)))
+        return ShrinkResult(best, budget.trials, True)
+    except OutOfBudget:
+        return ShrinkResult(best, budget.trials, False)
