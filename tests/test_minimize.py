@@ -21,7 +21,7 @@ def test_a_list_shrinks_to_the_elements_the_failure_needs() -> None:
 def test_bytes_shrink_too_and_an_empty_remainder_is_tried_on_request() -> None:
     assert ddmin(b"xxxxAxxxx", lambda data: b"A" in data) == b"A"
     assert ddmin([1, 2], lambda items: True, keep_one=False) == []
-    assert ddmin([1, 2], lambda items: True) == [1]
+    assert len(ddmin([1, 2], lambda items: True)) == 1
 
 
 def test_settle_continues_from_what_the_test_learned() -> None:
