@@ -25,7 +25,7 @@ from pathlib import Path
 from rich.console import Console
 
 from ..chaos.baseline import DEFAULT_BASELINE, BaselineError, KnownDefect, load_baseline
-from ..chaos.matrix import CellOutcome, CellSpec, default_cells, play_cell
+from ..chaos.cells import CellOutcome, CellSpec, default_cells, play_cell
 from ..chaos.nemesis import NEMESES
 from ..chaos.plan import Plan
 from ..chaos.report import write_html, write_json

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gearcheck.chaos.matrix import CellSpec, play_cell
+from gearcheck.chaos.cells import CellSpec, play_cell
 from gearcheck.chaos.plan import Plan, WorkloadShape, generate
 from gearcheck.chaos.reproducer import yaml_case
 

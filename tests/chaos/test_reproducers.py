@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gearcheck import paths
-from gearcheck.chaos.matrix import CellSpec, play_cell
+from gearcheck.chaos.cells import CellSpec, play_cell
 from gearcheck.chaos.plan import Plan
 
 FINDINGS = [  # (plan, server, the failure kind the finding is)
