@@ -53,6 +53,10 @@ from .protocol import (
 )
 
 DEFAULT_TIMEOUT = 5.0
+CONNECT_DEADLINE_S = 8.0
+"""Connecting to a live server: when its listen backlog is full (gear.Server listens with a
+backlog of 1, and cases run side by side) the kernel drops the SYN and sends it again after
+1 s, 3 s and 7 s. A shorter deadline takes a slow accept for a failure."""
 _RECV_CHUNK = 256 * 1024
 _COMPACT_UNREPORTED_AT = 1 << 16
 

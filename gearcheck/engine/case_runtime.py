@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..protocol import Magic, Packet
-from ..wire import Address, WireError
+from ..wire import CONNECT_DEADLINE_S, Address, WireError
 from .actors import Actor, Arrival, Transcript
 from .matchers import Captures
 from .outcome import HarnessError
@@ -80,7 +80,8 @@ class CaseRuntime:
             raise ScenarioError(f"actor {name!r} is already connected")
         try:
             actor = Actor.open(name, self.address_of(name), self.transcript,
-                               connect_timeout=self.timing.deadline(self.case_timeout))
+                               connect_timeout=max(self.timing.deadline(self.case_timeout),
+                                                   CONNECT_DEADLINE_S))
         except (OSError, WireError) as exc:
             raise HarnessError(f"cannot open connection {name!r}: {exc}") from None
         self.actors[name] = actor

@@ -324,7 +324,7 @@ class _FileChecker:
                 used.append(([*path, n, "on"], item["on"]))
                 self.check_packet_args(doc, item, [*path, n], sending=False)
         elif kind in ("send", "expect", "expect_close", "expect_silence", "admin",
-                      "wait_until", "close", "assign"):
+                      "wait_until", "close", "assign", "wait_read"):
             names = body if kind == "close" else body["on"]
             for name in [names] if isinstance(names, str) else names:
                 used.append(([*path] if kind == "close" else [*path, "on"], name))

@@ -8,8 +8,11 @@ sleep, repeat, alternatives) run unchanged. ``MirroredRuntime`` is a
 ``CaseRuntime`` whose ``connect`` accepts instead of opening, whose sends carry
 ``\\0RES`` and whose expectations want ``\\0REQ``, with two step kinds of its
 own: ``accept`` (the library's next connection, or, when allowed, its report
-that it gave up: NON-STRICT) and ``assign`` (a job, as JOB_ASSIGN after
-GRAB_JOB and as JOB_ASSIGN_UNIQ after GRAB_JOB_UNIQ or GRAB_JOB_ALL).
+that it gave up: NON-STRICT), ``assign`` (a job, as JOB_ASSIGN after
+GRAB_JOB and as JOB_ASSIGN_UNIQ after GRAB_JOB_UNIQ or GRAB_JOB_ALL) and
+``wait_read`` (until the library's process has read every byte sent to it, as
+the kernel tells: engine.peer_read), so that what is sent next reaches it in
+a read of its own whatever the machine's load.
 
 What is library-specific stays with the caller (gearcheck.interop): the
 ``answer`` hook handles packets no step expected (the housekeeping a real
@@ -30,7 +33,8 @@ from ..wire import Address, WireError
 from .actors import Actor, Arrival
 from .case_runtime import CaseRuntime, Executor
 from .loader import Scenario
-from .outcome import StepFailure
+from .outcome import HarnessError, StepFailure
+from .peer_read import PeerReadUnknown, ReadState, wait_until_read
 from .runner import case_result, execute
 from .schema import OPENING_ONLY_KINDS
 from .steps import STEP_EXECUTORS
@@ -162,10 +166,29 @@ def step_assign(rt: CaseRuntime, body: dict[str, Any]) -> None:
                           actual=str(exc)) from None
 
 
+def step_wait_read(rt: CaseRuntime, body: dict[str, Any]) -> None:
+    assert isinstance(rt, MirroredRuntime)
+    actor = rt.actor(body["on"])
+    until, _, seconds = rt.window(body.get("within"))
+    try:
+        state = wait_until_read(actor.conn.sock, until)
+    except PeerReadUnknown as exc:
+        raise HarnessError(f"{actor.name}: cannot tell whether {PEER} has read what was "
+                           f"sent: {exc}") from None
+    if state is ReadState.PENDING:
+        raise StepFailure(FailureKind.TIMEOUT, f"{actor.name}: {PEER} did not read the bytes "
+                          f"sent to it within {seconds:.2f} s",
+                          expected=f"{PEER} reads everything sent to it",
+                          actual="bytes still unread in its socket")
+    rt.transcript.note(actor.name, f"{PEER} has read everything sent" if state is ReadState.READ
+                       else f"{PEER} closed its socket")
+
+
 MIRRORED_EXECUTORS: dict[str, Executor] = {
     **{kind: run for kind, run in STEP_EXECUTORS.items() if kind not in OPENING_ONLY_KINDS},
-    "accept": step_accept, "assign": step_assign}
-"""The step kinds of a mirrored case: those that open nothing, plus accept and assign."""
+    "accept": step_accept, "assign": step_assign, "wait_read": step_wait_read}
+"""The step kinds of a mirrored case: those that open nothing, plus accept, assign and
+wait_read."""
 
 
 def play_steps(scenario: Scenario, rt: MirroredRuntime) -> CaseResult:

@@ -22,7 +22,14 @@ The ECHO round trip (median of several) is measured first; it scales every
 deadline of the run. A probe that kills the server is its own finding, not a
 reason to mark every later packet unsupported: after a stage in which the
 server closed a connection, the probe waits for a managed server to come back
-(targets.crash_watch restarts it) before the next stage.
+(targets.crash_watch restarts it) before the next stage. Opening a probe
+connection has its own, longer deadline (wire.CONNECT_DEADLINE_S): the admin
+commands are probed on several connections at once, and a server with a short
+listen backlog (gear.Server listens with a backlog of 1) drops the SYNs that do
+not fit; the kernel sends them again after 1 s and 3 s. A connection that was
+merely slow to be accepted is no evidence about the command it was to carry, and
+with the reply deadline (0.5 s) which commands lost that race changed from run
+to run.
 """
 
 from __future__ import annotations
@@ -34,7 +41,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..protocol import AdminLine, AdminReplyError, Packet, PacketType, parse_status, parse_version
-from ..wire import Address, Connection, ConnectionClosed, ReceiveTimeout, WireError
+from ..wire import (
+    CONNECT_DEADLINE_S,
+    Address,
+    Connection,
+    ConnectionClosed,
+    ReceiveTimeout,
+    WireError,
+)
 from . import tls_checks
 from .restarts import WAIT_S, listening, open_riding_restarts
 
@@ -118,8 +132,9 @@ class _Prober:
 
     def open(self) -> Connection:
         # a probe that killed the server must not make every later probe "unsupported"
-        # while the harness restarts it (engine.restarts)
-        return open_riding_restarts(self.address, timeout=self.timeout)
+        # while the harness restarts it (engine.restarts); a slow accept is waited for too
+        return open_riding_restarts(self.address, timeout=self.timeout,
+                                    connect_timeout=max(CONNECT_DEADLINE_S, self.timeout))
 
     def ask(self, conn: Connection, packet: Packet, want: tuple[PacketType, ...],
             ) -> tuple[Packet | None, str]:

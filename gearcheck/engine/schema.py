@@ -266,14 +266,21 @@ _assign = {
     "properties": {"on": _actor, "handle": _value, "function": _value, "unique": _value,
                    "data": _value},
 }
+_wait_read = {
+    "type": "object", "additionalProperties": False, "required": ["on"],
+    "description": "wait until the library's process has read every byte sent to it on this "
+                   "connection (the kernel's socket queues; Linux, a library on this machine), "
+                   "so that the next send reaches it in a read of its own",
+    "properties": {"on": _actor, "within": _seconds},
+}
 
 
 def mirrored_step_kind_schemas(steps_ref: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The step kinds of a mirrored case: the conformance ones that do not open anything,
-    plus ``accept`` and ``assign``."""
+    plus ``accept``, ``assign`` and ``wait_read``."""
     kinds = {k: v for k, v in step_kind_schemas(steps_ref).items()
              if k not in OPENING_ONLY_KINDS}
-    return {"accept": _accept, **kinds, "assign": _assign}
+    return {"accept": _accept, **kinds, "assign": _assign, "wait_read": _wait_read}
 
 
 MIRRORED_STEP_KINDS = tuple(mirrored_step_kind_schemas(_steps_ref))
