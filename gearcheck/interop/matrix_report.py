@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..results import Verdict
-from .cells import MatrixResult
+from .matrix import MatrixResult
 
 SCHEMA = "gearcheck-interop/1"
 COLOURS = {"PASS": "#2e7d32", "NON-STRICT": "#7cb342", "FAIL": "#c62828", "UNSUPPORTED": "#9e9e9e",
