@@ -35,7 +35,10 @@ def test_sigterm_stops_the_servers_and_exits_2(tmp_path: Path) -> None:
     proc.send_signal(signal.SIGTERM)
     output, _ = proc.communicate(timeout=30)
     assert proc.returncode == 2, output
-    assert "interrupted after" in output
     assert _processes_mentioning(str(out)) == []
+    if "interrupted before any case ended" in output:  # a slow machine: still in the probe
+        assert not (out / "report.json").exists()
+        return
+    assert "interrupted after" in output, output
     report = json.loads((out / "report.json").read_text())
     assert 0 < len(report["results"]) < 300
