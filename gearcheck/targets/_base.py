@@ -28,10 +28,9 @@ from typing import TYPE_CHECKING, Literal
 
 from ..testcerts import CertificateSet, shared_certificates
 from ..wire import Address, Connection, TLSClient, WireError, use_tls_for
-from . import _process_group
 from ._errors import ConfigUnsupported, TargetError
 from ._ports import free_port
-from ._process_group import rss_of
+from ._process_group import ChildServer, rss_of
 from .configs import ServerConfig
 
 if TYPE_CHECKING:
@@ -130,7 +129,7 @@ def _log_tail(log_path: Path | None, lines: int = 15) -> str:
     return "\n--- last lines of " + str(log_path) + " ---\n" + "\n".join(tail)
 
 
-class ProcessTarget(Target):
+class ProcessTarget(ChildServer, Target):
     """A server the harness starts as a child process on a free loopback port."""
 
     start_deadline_s = 15.0
@@ -243,12 +242,6 @@ class ProcessTarget(Target):
         if self._address is not None:
             use_tls_for(self._address, None)
 
-    def terminate(self) -> None:
-        """Stop this server's own process: SIGTERM, then SIGKILL after the grace period."""
-        proc, self.process = self.process, None
-        if proc is not None:
-            _process_group.terminate(proc, self.stop_grace_s)
-
     def restart(self, *, hard: bool = False) -> None:
         """Stop (SIGTERM, or kill -9 when ``hard``) and start again on the same port."""
         port = self._address.port if self._address else self.requested_port
@@ -261,22 +254,6 @@ class ProcessTarget(Target):
             self.start()
         finally:
             self.requested_port = saved
-
-    def kill(self) -> None:
-        """kill -9, as a crash would: no clean shutdown."""
-        proc, self.process = self.process, None
-        if proc is not None:
-            _process_group.kill(proc)
-
-    def pause(self) -> bool:
-        """SIGSTOP: the server holds its sockets and answers nothing until ``resume``."""
-        return self.process is not None and _process_group.pause(self.process)
-
-    def resume(self) -> bool:
-        return self.process is not None and _process_group.resume(self.process)
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
 
     def rss_bytes(self) -> int | None:
         """Resident memory of the server process (Linux /proc), None when it is not running."""

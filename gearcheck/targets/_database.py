@@ -27,13 +27,12 @@ import time
 from abc import ABC, abstractmethod
 from pathlib import Path
 
-from . import _process_group
 from ._errors import TargetError
 from ._ports import free_port
-from ._process_group import rss_of
+from ._process_group import ChildServer, rss_of
 
 
-class DatabaseServer(ABC):
+class DatabaseServer(ChildServer, ABC):
     kind: str = "database"          # short name: mariadb, postgres, redis, memcached
     title: str = ""
     account: str = ""               # the package's system user, used when we are root
@@ -59,10 +58,10 @@ class DatabaseServer(ABC):
     def answers(self) -> bool:
         """One quick readiness probe (bounded by a short timeout)."""
 
-    def initialise(self) -> None:  # noqa: B027 - most servers need nothing here
+    def initialise(self) -> None:
         """Create the server's files in the new, empty ``data_dir`` (before the first start)."""
 
-    def after_first_start(self) -> None:  # noqa: B027 - most servers need nothing here
+    def after_first_start(self) -> None:
         """Create what the queue needs inside the running server (a database, say)."""
 
     def version(self) -> str:
@@ -157,26 +156,6 @@ class DatabaseServer(ABC):
             return ""
         tail = self.log_path.read_text(errors="replace").splitlines()[-lines:]
         return f"\n--- last lines of {self.log_path} ---\n" + "\n".join(tail)
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def terminate(self) -> None:
-        proc, self.process = self.process, None
-        if proc is not None:
-            _process_group.terminate(proc, self.stop_grace_s)
-
-    def kill(self) -> None:
-        """kill -9 of the server and everything it forked."""
-        proc, self.process = self.process, None
-        if proc is not None:
-            _process_group.kill(proc)
-
-    def pause(self) -> bool:
-        return self.process is not None and _process_group.pause(self.process)
-
-    def resume(self) -> bool:
-        return self.process is not None and _process_group.resume(self.process)
 
     def restart(self, *, hard: bool = False) -> None:
         """Stop (graceful, or kill -9 when ``hard``) and start again: same port, same data."""

@@ -7,6 +7,8 @@ helpers too (PostgreSQL's backends, a wrapper's child). ``terminate`` is the
 polite stop (SIGTERM, then SIGKILL after a grace period), ``kill`` is kill -9
 as a crash would be, ``pause`` / ``resume`` are SIGSTOP / SIGCONT. Each one
 tolerates a group that is already gone and waits for the leader with a deadline.
+``ChildServer`` puts them on any object that holds such a child (a Gearman
+server target, a database server).
 """
 
 from __future__ import annotations
@@ -66,3 +68,32 @@ def rss_of(pid: int) -> int | None:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     return None
+
+
+class ChildServer:
+    """Stop, kill, pause and resume for an object holding a server child in ``process``."""
+
+    process: subprocess.Popen[bytes] | None = None
+    stop_grace_s: float = 5.0
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def terminate(self) -> None:
+        """The polite stop: SIGTERM, then SIGKILL after the grace period."""
+        proc, self.process = self.process, None
+        if proc is not None:
+            terminate(proc, self.stop_grace_s)
+
+    def kill(self) -> None:
+        """kill -9 of the server and everything it forked, as a crash would be."""
+        proc, self.process = self.process, None
+        if proc is not None:
+            kill(proc)
+
+    def pause(self) -> bool:
+        """SIGSTOP: the server holds its sockets and answers nothing until ``resume``."""
+        return self.process is not None and pause(self.process)
+
+    def resume(self) -> bool:
+        return self.process is not None and resume(self.process)
