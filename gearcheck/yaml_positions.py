@@ -20,7 +20,8 @@ each document keeping its own line numbers relative to the whole file.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -136,3 +137,31 @@ def field_path(path: Iterable[Any]) -> str:
         else:
             out += ("." if out else "") + str(part)
     return out or "(document)"
+
+
+def load_entries(text: str, path: Path | str, key: str,
+                 error: Callable[[str], Exception]) -> list[tuple[Any, int]]:
+    """The items of the list under ``key`` in a one-document file, each with its line.
+
+    For the list-of-entries formats (the server registry, known-divergence and
+    known-defect files): ``error("file:line: what")`` is raised for YAML that
+    does not parse and for a file that is not one mapping with a list at ``key``.
+    """
+    try:
+        documents = load_documents(text)
+    except yaml.YAMLError as exc:
+        line, problem = yaml_error_where(exc)
+        raise error(f"{path}:{line}: not valid YAML: {problem}") from exc
+    doc = documents[0] if len(documents) == 1 else None
+    if not isinstance(doc, PosDict) or not isinstance(doc.get(key), list):
+        raise error(f"{path}:{getattr(doc, 'line', 1)}: expected one document with "
+                    f"'{key}:' (a list)")
+    items = doc[key]
+    return list(zip(items, items.lines, strict=True))
+
+
+def key_line(item: Any, key: str | None, line: int) -> int:
+    """The line of ``key`` in the mapping ``item``, else of the item (``line``)."""
+    if isinstance(item, PosDict) and key is not None:
+        return item.lines.get(key, item.line)
+    return line

@@ -18,10 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .. import paths
-from ..yaml_positions import PosDict, load_documents, yaml_error_where
+from ..yaml_positions import PosDict, key_line, load_entries
 from .checker import FAILURE_KINDS
 from .nemesis import NEMESES
 
@@ -61,21 +59,13 @@ def load_baseline(path: Path | None = None) -> list[KnownDefect]:
     except OSError as exc:
         raise BaselineError(f"{path}: cannot read the chaos baseline "
                             f"({exc.strerror or exc})") from exc
-    try:
-        docs = load_documents(text)
-    except yaml.YAMLError as exc:
-        line, problem = yaml_error_where(exc)
-        raise BaselineError(f"{path}:{line}: not valid YAML: {problem}") from exc
-    doc = docs[0] if len(docs) == 1 else None
-    if not isinstance(doc, PosDict) or not isinstance(doc.get("known"), list):
-        raise BaselineError(f"{path}:1: expected one document with 'known:' (a list)")
-    items = doc["known"]
-    return [_entry(path, item, line) for item, line in zip(items, items.lines, strict=True)]
+    return [_entry(path, item, line)
+            for item, line in load_entries(text, path, "known", BaselineError)]
 
 
 def _entry(path: Path, item: object, line: int) -> KnownDefect:
     def fail(key: str | None, message: str) -> BaselineError:
-        at = item.lines.get(key, item.line) if isinstance(item, PosDict) and key else line
+        at = key_line(item, key, line)
         return BaselineError(f"{path}:{at}: {message}")
 
     if not isinstance(item, PosDict):

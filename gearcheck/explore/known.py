@@ -19,10 +19,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from .. import paths
-from ..yaml_positions import PosDict, load_documents, yaml_error_where
+from ..yaml_positions import PosDict, key_line, load_entries
 
 KNOWN_PATH = paths.BASELINES_DIR / "explore.yaml"
 ENTRY_KEYS = {"id", "servers", "signature", "when", "see", "reason"}
@@ -61,7 +59,7 @@ class KnownDivergence:
 
 def _entry(path: Path, item: object, line: int) -> KnownDivergence:
     def fail(key: str | None, message: str) -> KnownError:
-        at = item.lines.get(key, item.line) if isinstance(item, PosDict) and key else line
+        at = key_line(item, key, line)
         return KnownError(f"{path}:{at}: {message}")
 
     if not isinstance(item, PosDict):
@@ -110,19 +108,9 @@ def _entry(path: Path, item: object, line: int) -> KnownDivergence:
 
 def parse_known(text: str, path: Path | str) -> list[KnownDivergence]:
     path = Path(path)
-    try:
-        documents = load_documents(text)
-    except yaml.YAMLError as exc:
-        line, problem = yaml_error_where(exc)
-        raise KnownError(f"{path}:{line}: not valid YAML: {problem}") from exc
-    doc = documents[0] if len(documents) == 1 else None
-    if not isinstance(doc, PosDict) or not isinstance(doc.get("known_divergences"), list):
-        raise KnownError(f"{path}:{getattr(doc, 'line', 1)}: expected one document with "
-                         "'known_divergences:' (a list)")
-    items = doc["known_divergences"]
     out: list[KnownDivergence] = []
     seen: dict[str, int] = {}
-    for item, line in zip(items, items.lines, strict=True):
+    for item, line in load_entries(text, path, "known_divergences", KnownError):
         entry = _entry(path, item, line)
         if entry.id in seen:
             raise KnownError(f"{path}:{line}: id {entry.id} is used twice (first at line "

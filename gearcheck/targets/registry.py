@@ -25,11 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .. import paths
 from ..wire import Address
-from ..yaml_positions import PosDict, load_documents, yaml_error_where
+from ..yaml_positions import PosDict, key_line, load_entries
 from ._base import ExternalTarget, ProcessTarget, Target
 from ._errors import TargetError
 from .configs import ServerConfig
@@ -104,7 +102,7 @@ def resolve_target(dotted: str, where: str = "") -> type[Target]:
 
 def _entry(path: Path, item: object, line: int) -> ServerSpec:
     def fail(key: str | None, message: str) -> RegistryError:
-        at = item.lines.get(key, item.line) if isinstance(item, PosDict) and key else line
+        at = key_line(item, key, line)
         return RegistryError(f"{path}:{at}: {message}")
 
     if not isinstance(item, PosDict):
@@ -150,19 +148,9 @@ def _entry(path: Path, item: object, line: int) -> ServerSpec:
 
 def parse_registry(text: str, path: Path | str) -> list[ServerSpec]:
     path = Path(path)
-    try:
-        documents = load_documents(text)
-    except yaml.YAMLError as exc:
-        line, problem = yaml_error_where(exc)
-        raise RegistryError(f"{path}:{line}: not valid YAML: {problem}") from exc
-    doc = documents[0] if len(documents) == 1 else None
-    if not isinstance(doc, PosDict) or not isinstance(doc.get("servers"), list):
-        raise RegistryError(f"{path}:{getattr(doc, 'line', 1)}: expected one document with "
-                            "'servers:' (a list of servers)")
-    items = doc["servers"]
     specs: dict[str, ServerSpec] = {}
     taken: dict[str, ServerSpec] = {}  # names and aliases
-    for item, line in zip(items, items.lines, strict=True):
+    for item, line in load_entries(text, path, "servers", RegistryError):
         spec = _entry(path, item, line)
         for word in (spec.name, *spec.aliases):
             if word in taken:
@@ -171,7 +159,7 @@ def parse_registry(text: str, path: Path | str) -> list[ServerSpec]:
             taken[word] = spec
         specs[spec.name] = spec
     if not specs:
-        raise RegistryError(f"{path}:{doc.line}: 'servers' is empty")
+        raise RegistryError(f"{path}:1: 'servers' is empty")
     for spec in specs.values():
         if spec.variant_of and spec.variant_of not in specs:
             raise RegistryError(f"{spec.where}: {spec.name}: variant_of {spec.variant_of!r} is "
