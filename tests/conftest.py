@@ -6,6 +6,7 @@ and always stops it. Areas add their own fixtures in tests/<area>/conftest.py.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -33,3 +34,14 @@ def refserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RefServerTar
     target = RefServerTarget(log_dir=tmp_path_factory.mktemp("refserver"))
     with target:
         yield target
+
+
+@pytest.fixture(autouse=True)
+def _locust_stays_out_of_the_test_process() -> Iterator[None]:
+    """Importing Locust monkey-patches the whole process with gevent (threads become
+    greenlets, sockets cooperative), which changes how every later test behaves;
+    tests import Locust-free modules and run Locust in child processes."""
+    yield
+    assert "locust" not in sys.modules, (
+        "this test imported Locust into the pytest process; import the Locust-free "
+        "module (swarm.stages, swarm.sampling, ...) or run it in a child process")

@@ -1,31 +1,35 @@
 """The fuzz loop: generate an input, play it, ask the sentinel, keep what breaks.
 
-Strategy: hypothesis drives generation (``@given(fuzz_inputs())`` called
-programmatically, generate phase only, seeded, no example database), so the
-same seed gives the same inputs. The test body plays each input and asks the
-sentinel; a finding is recorded, not raised, and a managed server that died
-or hung is restarted so the run goes on (an external one ends the run: there
-is nothing left to fuzz). The run stops at the time or count limit, by
-raising ``_TimeUp`` out of hypothesis. Then each distinct finding (kind x
-input family) is shrunk by delta debugging against a fresh server where we
-can start one, and saved as a reproducer.
+Strategy: hypothesis drives generation (``@given`` called programmatically,
+generate phase only, seeded, no example database), so the same seed gives the
+same inputs. Each example is a round of one input per family
+(``FAMILY_TURNS``), so even a short run covers every family. Each input is
+played and the sentinel asked; a finding is recorded, not raised, and a
+managed server that died or hung is restarted so the run goes on (an external
+one ends the run: there is nothing left to fuzz). The run stops at the time or
+count limit, by raising ``_TimeUp`` or ``_Stop`` out of hypothesis. Then each
+distinct finding (kind x input family) is shrunk by delta debugging against a
+fresh server where we can start one, and saved as a reproducer.
 """
 
 from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
+from hypothesis.errors import HypothesisWarning
 
 from ..targets import ProcessTarget
 from ..wire import Address
 from .fuzz_exec import FuzzInput, play
-from .fuzz_strategies import fuzz_inputs
+from .fuzz_strategies import FAMILY_TURNS, fuzz_input
 from .health import Health, Sentinel
 from .reproducer import save_reproducer
 from .shrink import shrink
@@ -119,6 +123,16 @@ class FuzzRun:
         self._new_sentinel()
 
     # -- the loop ----------------------------------------------------------
+    def _one_input(self, inp: FuzzInput) -> None:
+        index = self.summary.inputs_tried
+        self.summary.inputs_tried += 1
+        family = inp.kind.split(":")[0]
+        self.summary.by_family[family] = self.summary.by_family.get(family, 0) + 1
+        play(inp, self.address)
+        health = self.sentinel.check()  # type: ignore[union-attr]
+        if not health.ok:
+            self._record(inp, index, health)
+
     def run(self) -> FuzzSummary:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
@@ -133,25 +147,22 @@ class FuzzRun:
                   phases=[Phase.generate], suppress_health_check=list(HealthCheck),
                   verbosity=Verbosity.quiet, print_blob=False)
         @hypothesis_seed(self.seed)
-        @given(fuzz_inputs())
-        def one_input(inp: FuzzInput) -> None:
-            if time.monotonic() > end:
-                raise _TimeUp
-            if self.summary.stopped_early:
-                raise _Stop
-            index = self.summary.inputs_tried
-            self.summary.inputs_tried += 1
-            family = inp.kind.split(":")[0]
-            self.summary.by_family[family] = self.summary.by_family.get(family, 0) + 1
-            play(inp, self.address)
-            health = self.sentinel.check()  # type: ignore[union-attr]
-            if not health.ok:
-                self._record(inp, index, health)
-            if self.on_input is not None:
-                self.on_input(self.summary.inputs_tried, time.monotonic() - started)
+        @given(st.tuples(*(fuzz_input(family) for family in FAMILY_TURNS)))
+        def one_round(inputs: tuple[FuzzInput, ...]) -> None:
+            for inp in inputs:
+                if time.monotonic() > end:
+                    raise _TimeUp
+                if self.summary.stopped_early or (
+                        self.max_inputs and self.summary.inputs_tried >= self.max_inputs):
+                    raise _Stop
+                self._one_input(inp)
+                if self.on_input is not None:
+                    self.on_input(self.summary.inputs_tried, time.monotonic() - started)
 
         try:
-            one_input()
+            with warnings.catch_warnings():  # the round that raised _TimeUp is not worth a repr
+                warnings.simplefilter("ignore", HypothesisWarning)
+                one_round()
         except (_TimeUp, _Stop):
             pass
         except BaseExceptionGroup as group:  # hypothesis may wrap repeated stop signals

@@ -120,7 +120,9 @@ def pytest_arguments(settings: SuiteSettings, baseline: Path | None) -> list[str
     """The suite's pytest command line: the only place it is built."""
     server = settings.server or DEFAULT_TARGET
     argv = [str(p) for p in settings.cases]
-    argv += ["-p", "no:cacheprovider", "-o", "addopts=", "--assert=plain",
+    # Locust's pytest plugin would import Locust, which monkey-patches the process
+    # with gevent: the cases' threads would become greenlets.
+    argv += ["-p", "no:cacheprovider", "-p", "no:locust", "-o", "addopts=", "--assert=plain",
              "--rootdir", str(_rootdir(settings))]
     if is_address(server):
         argv += ["--server", server]

@@ -25,7 +25,6 @@ from typing import Any
 
 from .latency import LatencyBank
 from .ledger import Ledger, LedgerDelta
-from .locust_stats import log_requests
 
 # (metric, Locust request type or "" for HDR only, name, microseconds, length)
 _Key = tuple[str, str, str, int, int]
@@ -69,6 +68,8 @@ class Measurements:
         second, wall = self._pending_second, self._pending_wall
         record = self.latency.record
         stats = self.stats
+        if stats is not None:  # inside Locust; importing it elsewhere would monkey-patch
+            from .locust_stats import log_requests
         for (metric, method, name, micros, size), n in pending.items():
             record(metric, name, micros, second, n)
             if method and stats is not None:

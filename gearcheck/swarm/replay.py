@@ -27,7 +27,6 @@ judges the largest.
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Iterator
 from typing import Any, ClassVar
@@ -39,6 +38,7 @@ from .client import GearmanClientUser
 from .collector import Aggregate
 from .jobids import make_payload
 from .profile import LoadProfile
+from .sampling import StratifiedRandom
 
 SIZE_METRIC = "payload_bytes"
 DEFAULT_TOLERANCE = 0.05
@@ -140,27 +140,6 @@ class ReplayClientUser(GearmanClientUser):
         record = self.m.latency.record
         for run, n in groups.items():
             record(SIZE_METRIC, run.name, run.size, second, n)
-
-
-class StratifiedRandom(random.Random):
-    """``random()`` in shuffled strata: every ``STRATA`` draws take one value from each
-    1/STRATA slice of [0, 1), so what is drawn through it (a size from a distribution, a
-    choice by weight) follows the distribution closely even over a few hundred jobs,
-    instead of with the sampling noise of independent draws."""
-
-    STRATA = 100
-
-    def __init__(self, seed: int, strata: int = STRATA) -> None:
-        self._base = random.Random(seed)  # shuffles the deck and places each draw in its slice
-        self._strata = strata
-        self._deck: list[int] = []
-        super().__init__(seed)
-
-    def random(self) -> float:
-        if not self._deck:
-            self._deck = list(range(self._strata))
-            self._base.shuffle(self._deck)
-        return (self._deck.pop() + self._base.random()) / self._strata
 
 
 def _exponential(rng: Any) -> Iterator[float]:

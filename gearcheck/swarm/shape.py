@@ -16,6 +16,7 @@ from typing import Protocol
 from locust import LoadTestShape
 
 from .profile import LoadProfile
+from .stages import clients_at, spawn_rate_at
 
 
 class EndOfRun(Protocol):
@@ -24,42 +25,6 @@ class EndOfRun(Protocol):
 
     def searching(self, t: float) -> bool:
         """Capacity mode: True while the search still has steps to run."""
-
-
-def clients_at(profile: LoadProfile, t: float) -> int | None:
-    """Client users the stages ask for at ``t`` seconds; None once they are over."""
-    level = 0
-    start = 0.0
-    for stage in profile.stages:
-        end = start + stage.duration
-        if t < end:
-            if stage.kind == "ramp" and stage.rate is None:  # rate stages keep their users
-                frac = (t - start) / stage.duration if stage.duration else 1.0
-                return round(level + (stage.users - level) * frac)
-            return stage.users  # spike: for the stage; hold: the level it keeps
-        if stage.kind != "spike":
-            level = stage.users
-        start = end
-    return None
-
-
-def spawn_rate_at(profile: LoadProfile, t: float) -> float:
-    start = 0.0
-    previous = 0
-    for stage in profile.stages:
-        end = start + stage.duration
-        if t < end:
-            if stage.spawn_rate:
-                return stage.spawn_rate
-            if stage.kind == "ramp" and stage.duration:
-                # Fast enough to follow the ramp between two ticks, never slower
-                # than the profile's spawn_rate.
-                return max(profile.spawn_rate, abs(stage.users - previous) / stage.duration * 2)
-            return max(profile.spawn_rate, float(profile.worker_users + stage.users))
-        if stage.kind != "spike":
-            previous = stage.users
-        start = end
-    return profile.spawn_rate
 
 
 class ProfileShape(LoadTestShape):

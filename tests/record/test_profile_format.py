@@ -25,7 +25,7 @@ from gearcheck.swarm.profile import (
     with_duration,
     with_speed,
 )
-from gearcheck.swarm.replay import StratifiedRandom
+from gearcheck.swarm.sampling import StratifiedRandom
 from gearcheck.swarm.units import parse_distribution, parse_size
 
 REPLAY = """\

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gearcheck.swarm.profile import ProfileError, load_profile, parse_profile, with_duration
-from gearcheck.swarm.shape import clients_at
+from gearcheck.swarm.stages import clients_at
 
 PROFILES = sorted(Path(__file__).resolve().parents[2].joinpath("load/profiles").glob("*.yaml"))
 SHIPPED = {"steady-foreground", "background-burst-drain", "priority-mix", "coalescing-storm",
