@@ -187,8 +187,8 @@ class ManagedServers(ExtraServers):
                     taken[key] = index + 1
                     if index == len(servers):
                         target = self._create(need.config)
+                        servers.append(target)  # pooled first: close() stops it even if start fails
                         target.start()
-                        servers.append(target)
                     target = servers[index]
                     if target.process is None or target.process.poll() is not None:
                         target.start()  # it died since: a case must not inherit that

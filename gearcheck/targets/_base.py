@@ -232,6 +232,9 @@ class ProcessTarget(ChildServer, Target):
                 self.terminate()
                 if self.requested_port:
                     break
+            except BaseException:  # Ctrl-C, a bug: the child must not outlive the harness
+                self.terminate()
+                raise
         assert error is not None
         raise error
 

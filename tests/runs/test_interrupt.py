@@ -28,7 +28,10 @@ def test_sigterm_stops_the_servers_and_exits_2(tmp_path: Path) -> None:
                              "gearmand", "--jobs", "1", "--out", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 30
-    while not any("gearmand" in p for p in _processes_mentioning(str(out))):
+    # gearmand itself (its argv starts with its binary), not this command, whose
+    # arguments name gearmand too
+    while not any(p.split(" ", 1)[0].endswith("gearmand")
+                  for p in _processes_mentioning(str(out))):
         assert time.monotonic() < deadline and proc.poll() is None, "gearmand never started"
         time.sleep(0.1)
     time.sleep(3.0)  # the probe, and some cases
