@@ -9,11 +9,12 @@ jobs, and nothing outside the run is touched at all. On one connection:
 
 1. drain: ``CAN_DO`` every function the case submitted to, then grab (the
    grab packet the probe found) and ``WORK_COMPLETE`` until ``NO_JOB``; the
-   server also frees jobs whose client went away on the way. Then settle:
-   ``GET_STATUS`` of every job the case was given; while one still runs (the
-   server has not yet handled the close of the case's worker: its jobs come
-   back to the queue when it has), wait a little and drain again, so no job
-   comes back after its function was dropped (gearmand would orphan it);
+   server also frees jobs whose client went away on the way. Then, when a
+   worker of the case went away holding jobs, settle: ``GET_STATUS`` of those
+   jobs; while one still runs (the server has not yet handled the worker's
+   close: its jobs come back to the queue when it has), wait a little and
+   drain again, so no job comes back after its function was dropped (gearmand
+   would orphan it);
 2. cancel: when the case made jobs a server may hold back (``SUBMIT_JOB_EPOCH``,
    ``SUBMIT_JOB_SCHED``), ``cancel job`` for each handle it was given (a job
    that is already gone answers ``ERR UNKNOWN_JOB``, which is fine);
@@ -137,7 +138,8 @@ def clean_up(address: Address, touch: ServerTouch, *, namespace: str,
     janitor = _Janitor(address, abilities, timing, started + timing.deadline(3.0))
     result = Cleanup(str(address))
     try:
-        janitor.run(functions, owned(touch.submitted, space), handles, touch.deferred, result)
+        janitor.run(functions, owned(touch.submitted, space), handles, touch.deferred,
+                    touch.unfinished, result)
     except (OSError, WireError) as exc:
         result.error = str(exc)
     finally:
@@ -182,11 +184,11 @@ class _Janitor:
 
     # -- the three steps ----------------------------------------------------------
     def run(self, functions: list[bytes], submitted: list[bytes], handles: list[bytes],
-            deferred: bool, result: Cleanup) -> None:
+            deferred: bool, unfinished: list[bytes], result: Cleanup) -> None:
         if submitted:
             result.drained += self.drain(submitted)
-        if submitted and handles and self.abilities.get_status:
-            result.drained += self.settle(handles, submitted)
+        if submitted and unfinished and self.abilities.get_status:
+            result.drained += self.settle(unfinished, submitted)
         if deferred and self.abilities.cancel:
             result.cancelled += self.cancel(handles)
         if not self.abilities.drop:

@@ -8,10 +8,13 @@ name a request carried (``CAN_DO``, ``CAN_DO_TIMEOUT``, ``CANT_DO``, the
 function and reducer of every submission, the name in ``create function``,
 ``drop function`` and ``maxqueue``), which of them got submissions, whether a
 submission may be held back by the server (``SUBMIT_JOB_EPOCH`` and
-``SUBMIT_JOB_SCHED``: a job due later cannot be grabbed now) and the handle of
-every ``JOB_CREATED``. A send the codec cannot frame ends that connection's
-reading (the server gives up on it too). Built packets, the common case, are
-taken as they are, without decoding their bytes again.
+``SUBMIT_JOB_SCHED``: a job due later cannot be grabbed now), the handle of
+every ``JOB_CREATED``, and which jobs the case's workers were handed
+(``JOB_ASSIGN*``) and sent no result for (``WORK_COMPLETE``, ``_FAIL``,
+``_EXCEPTION``): those come back to the queue when the worker goes away. A
+send the codec cannot frame ends that connection's reading (the server gives
+up on it too). Built packets, the common case, are taken as they are, without
+decoding their bytes again.
 
 This is what the clean-up after the case (engine.cleanup) works from: it never
 guesses from the scenario's text.
@@ -26,6 +29,8 @@ from ..protocol import SUBMIT_TYPES, AdminLine, Decoder, Magic, Packet, PacketTy
 
 _FUNCTION_COMMANDS = {b"create": 2, b"drop": 2, b"maxqueue": 1}  # command -> index of the name
 _DEFERRED = (PacketType.SUBMIT_JOB_EPOCH, PacketType.SUBMIT_JOB_SCHED)
+_ASSIGNED = (PacketType.JOB_ASSIGN, PacketType.JOB_ASSIGN_UNIQ, PacketType.JOB_ASSIGN_ALL)
+_RESULTS = (PacketType.WORK_COMPLETE, PacketType.WORK_FAIL, PacketType.WORK_EXCEPTION)
 _MAX_PAYLOAD = 1 << 32  # read what the case sends whatever size it declares
 
 
@@ -37,6 +42,13 @@ class ServerTouch:
     submitted: set[bytes] = field(default_factory=set)  # functions that got submissions
     deferred: bool = False  # a submission the server may hold until later (epoch, sched)
     handles: list[bytes] = field(default_factory=list)  # JOB_CREATED handles, in order
+    assigned: set[bytes] = field(default_factory=set)  # jobs handed to the case's workers
+    finished: set[bytes] = field(default_factory=set)  # jobs its workers sent a result for
+
+    @property
+    def unfinished(self) -> list[bytes]:
+        """Jobs a worker of the case held when it went away (the server requeues them)."""
+        return sorted(self.assigned - self.finished)
 
     def __bool__(self) -> bool:
         return bool(self.functions or self.handles)
@@ -65,9 +77,11 @@ class Tap:
     def __call__(self, direction: str, what: object, raw: bytes) -> None:
         if direction == "send":
             self.sent(what, raw)
-        elif direction == "recv" and isinstance(what, Packet) \
-                and what.type is PacketType.JOB_CREATED and what.args:
-            self.touch.handles.append(what.args[0])
+        elif direction == "recv" and isinstance(what, Packet) and what.args:
+            if what.type is PacketType.JOB_CREATED:
+                self.touch.handles.append(what.args[0])
+            elif what.type in _ASSIGNED:
+                self.touch.assigned.add(what.args[0])
 
     def sent(self, what: object, raw: bytes) -> None:
         decoder = self.decoder
@@ -98,6 +112,8 @@ class Tap:
             touch.submitted.add(packet.args[0])
             if packet.type in _DEFERRED:
                 touch.deferred = True
+        elif packet.type in _RESULTS and packet.args:
+            touch.finished.add(packet.args[0])
 
     def admin(self, line: AdminLine) -> None:
         words = [w for w in line.text.split(b" ") if w]
