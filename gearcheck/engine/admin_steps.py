@@ -225,7 +225,7 @@ class _Rows:
             if not match(s, c, variables, {}):
                 column = self.columns[j] if j < len(self.columns) else f"column {j + 1}"
                 out.append(Difference(f"{where} {column}", matcher_text(s, variables),
-                                      quoted(c), [*path, j], [n]))
+                                      quoted(c), [*path, j], [n, j]))
         return out or [Difference(where, row_text(spec, variables), quoted(row), path, [n])]
 
     def nearest(self, spec: Any, numbered: list[tuple[int, bytes]]) -> tuple[int, bytes] | None:
@@ -276,14 +276,21 @@ def describe_reply(spec: dict[str, Any], variables: Variables) -> dict[str, Any]
 
 
 def shown_reply(lines: list[bytes], differences: list[Difference], spec: dict[str, Any],
-                rt: CaseRuntime) -> tuple[list[str], list[Difference], bool]:
-    """The reply as a failure shows it: the rows of the case's own functions and jobs (and
-    the rows the differences point at), the others counted; the differences' paths into it;
-    and whether rows were left out (the whole reply then goes in the evidence)."""
-    if len(lines) <= SHOWN_WHOLE:
-        return [printable(line) for line in lines], differences, False
-    own = _own_markers(rt)
+                rt: CaseRuntime) -> tuple[list[Any], list[Difference], bool]:
+    """The reply as a failure shows it: each row as its columns (a one-line reply and the
+    closing ``.`` as text); of a long reply only the rows of the case's own functions and
+    jobs (and the rows the differences point at), the others counted; the differences'
+    paths into it; and whether rows were left out (the whole reply then goes in the
+    evidence)."""
     sep = rt.variables.expand(spec.get("sep", "\t"))
+
+    def row(line: bytes) -> Any:
+        return [printable(c) for c in line.split(sep)] if sep and sep in line \
+            else printable(line)
+
+    if len(lines) <= SHOWN_WHOLE:
+        return [row(line) for line in lines], differences, False
+    own = _own_markers(rt)
     pointed = {d.actual_path[0] for d in differences if d.actual_path}
     keep: list[int] = []
     for n, line in enumerate(lines):
@@ -293,9 +300,9 @@ def shown_reply(lines: list[bytes], differences: list[Difference], spec: dict[st
             keep.append(n)
     hidden = len(lines) - len(keep)
     if not hidden:
-        return [printable(line) for line in lines], differences, False
+        return [row(line) for line in lines], differences, False
     position = {n: i for i, n in enumerate(keep)}
-    shown = [printable(lines[n]) for n in keep]
+    shown: list[Any] = [row(lines[n]) for n in keep]
     shown.insert(len(shown) - (lines[-1] == b"." and keep[-1] == len(lines) - 1),
                  f"... {hidden} row(s) of other functions not shown (the whole reply: "
                  f"evidence 'reply')")

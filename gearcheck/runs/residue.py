@@ -54,10 +54,7 @@ def summarize(results: list[CaseResult], *, run_id: str, address: Address,
         "seconds": round(sum(c.get("seconds", 0.0) for _, c in done), 3),
         "problems": [{"case": case, "error": c["error"]} for case, c in done if "error" in c],
     }
-    if profile is not None and not profile.supports("admin:drop function"):
-        summary["cannot_forget"] = ("the server has no `drop function` admin command, so "
-                                    "every function the run registered stays in its status "
-                                    f"listing (probe: {profile.evidence('admin:drop function')})")
+    no_drop = profile is not None and not profile.supports("admin:drop function")
     if profile is not None and not profile.supports("admin:status"):
         summary["left_checked"] = False
         summary["left_unchecked_why"] = ("the server does not answer `status` (probe: "
@@ -69,6 +66,11 @@ def summarize(results: list[CaseResult], *, run_id: str, address: Address,
         summary["left_unchecked_why"] = listed
         return summary
     summary["left_checked"] = True
+    if no_drop and listed:
+        assert profile is not None
+        summary["cannot_forget"] = ("the server has no `drop function` admin command, so the "
+                                    "functions of this run that it lists stay there (probe: "
+                                    f"{profile.evidence('admin:drop function')})")
     summary["left"] = [_explain(name, rest, results, run_id, summary) for name, rest in listed]
     return summary
 
