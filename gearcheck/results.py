@@ -15,7 +15,7 @@ from enum import StrEnum
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-SCHEMA_VERSION = "1.1"  # 1.1: transcript entries carry wall, local and peer
+SCHEMA_VERSION = "1.2"  # 1.1: transcript entries carry wall, local and peer; 1.2: cleanup
 
 # The transcript notes that mark a connection's life (report.pcap rebuilds the TCP
 # handshake and FINs from them): we opened it, the peer opened it (a mirrored case, the
@@ -153,6 +153,9 @@ class RunReport:
     tool_version: str = ""
     baseline: str | None = None  # path of the baseline applied, if any
     schema_version: str = SCHEMA_VERSION
+    # 1.2: what the clean-up after the cases did, and what the run left on the server
+    # (gearcheck.runs.residue); empty in older reports
+    cleanup: dict[str, Any] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         out = {v.value: 0 for v in Verdict}
@@ -170,6 +173,7 @@ class RunReport:
             "duration_s": self.duration_s,
             "baseline": self.baseline,
             "counts": self.counts(),
+            "cleanup": self.cleanup,
             "results": [r.to_dict() for r in self.results],
         }
 
@@ -188,4 +192,5 @@ class RunReport:
             tool_version=d.get("tool_version", ""),
             baseline=d.get("baseline"),
             schema_version=d["schema_version"],
+            cleanup=dict(d.get("cleanup") or {}),
         )

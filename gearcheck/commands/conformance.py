@@ -72,6 +72,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="folder for the reports (default reports/<server>/<time>-<run id>)")
     p.add_argument("--case-timeout", type=positive_seconds, default=None, metavar="SECONDS",
                    help="deadline of a wait a case does not time itself (default 2.0)")
+    p.add_argument("--no-cleanup", action="store_true",
+                   help="leave each case's jobs and functions on the server, to look at "
+                        "after the run (by default gearcheck drains and drops them)")
     p.add_argument("-v", "--verbose", action="store_true", help="one line per case")
     add_tls(p)
     p.set_defaults(func=run)
@@ -84,7 +87,7 @@ def settings_from(args: argparse.Namespace) -> SuiteSettings:
         use_baseline=not args.no_baseline, keyword=args.keyword, markers=args.markers,
         case_ids=args.case_ids, workers=args.processes, jobs=args.jobs, report_dir=args.out,
         case_timeout=args.case_timeout, second_servers=args.second_server,
-        verbose=args.verbose, tls=tls_from(args))
+        verbose=args.verbose, tls=tls_from(args), clean_up=not args.no_cleanup)
 
 
 def _tls_preflight(settings: SuiteSettings) -> None:

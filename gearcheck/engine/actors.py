@@ -29,7 +29,7 @@ import select
 import socket
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ..protocol import AdminLine, Event, Packet, ProtocolError, encode, printable
@@ -110,13 +110,20 @@ class Transcript:
         self.add(actor, "note", {"note": text, **extra})
 
 
-class _Recorder:
-    """A connection's observer: each write and read becomes a transcript entry."""
+Tap = Callable[[str, object, bytes], None]
+"""Hears every write and read of a connection too: ``tap(direction, what, raw)``."""
 
-    def __init__(self, actor: str, transcript: Transcript, peer_name: str) -> None:
+
+class _Recorder:
+    """A connection's observer: each write and read becomes a transcript entry (and goes
+    to the tap, when there is one)."""
+
+    def __init__(self, actor: str, transcript: Transcript, peer_name: str,
+                 tap: Tap | None = None) -> None:
         self.actor = actor
         self.transcript = transcript
         self.peer_name = peer_name
+        self.tap = tap
         self.local: str | None = None  # the connection's endpoints, once it has them
         self.peer: str | None = None
 
@@ -125,6 +132,8 @@ class _Recorder:
         self.peer = str(conn.peer) if conn.peer is not None else None
 
     def __call__(self, direction: str, wall: float, what: object, raw: bytes) -> None:
+        if self.tap is not None:
+            self.tap(direction, what, raw)
         self.transcript.add(self.actor, direction, summarize(what, raw, self.peer_name), raw,
                             at=wall)
 
@@ -147,8 +156,8 @@ class Actor:
 
     @classmethod
     def open(cls, name: str, address: Address, transcript: Transcript,
-             connect_timeout: float) -> Actor:
-        recorder = _Recorder(name, transcript, cls.peer)
+             connect_timeout: float, tap: Tap | None = None) -> Actor:
+        recorder = _Recorder(name, transcript, cls.peer, tap)
         connecting = time.time()  # the note's time is the SYN's, not the handshake's end
         conn = open_riding_restarts(address, timeout=connect_timeout, observer=recorder)
         recorder.bind(conn)

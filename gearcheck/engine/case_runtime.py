@@ -13,7 +13,8 @@ Which step kinds a case may use is the runtime's ``executors`` table, handed
 in by whoever builds it (the interpreter's table for a conformance case, a
 narrower one with ``accept``/``assign`` for a mirrored case, engine.mirrored).
 ``sent_magic``/``expected_magic`` and ``unsolicited`` are what a mirrored
-runtime changes.
+runtime changes. Every connection it opens reports its traffic to ``touched``
+(engine.touched): the functions and jobs the clean-up after the case works from.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from .matchers import Captures
 from .outcome import HarnessError
 from .servers import CaseServers
 from .timing import Timing
+from .touched import Touched
 from .values import ScenarioError, Variables
 
 Executor = Callable[["CaseRuntime", Any], None]
@@ -58,6 +60,7 @@ class CaseRuntime:
         self.non_strict: list[str] = []
         self.journals: list[list[tuple[Actor, Arrival]]] = []
         self.executors: dict[str, Executor] = dict(executors or {})
+        self.touched = Touched()  # what the case's connections did to each server
 
     def unsolicited(self, actor: Actor, item: Packet) -> bool:
         """True when ``item``, which no step expected, was handled and is to be skipped."""
@@ -78,10 +81,12 @@ class CaseRuntime:
         old = self.actors.get(name)
         if old is not None and not old.conn.closed:
             raise ScenarioError(f"actor {name!r} is already connected")
+        address = self.address_of(name)
         try:
-            actor = Actor.open(name, self.address_of(name), self.transcript,
+            actor = Actor.open(name, address, self.transcript,
                                connect_timeout=max(self.timing.deadline(self.case_timeout),
-                                                   CONNECT_DEADLINE_S))
+                                                   CONNECT_DEADLINE_S),
+                               tap=self.touched.tap(str(address)))
         except (OSError, WireError) as exc:
             raise HarnessError(f"cannot open connection {name!r}: {exc}") from None
         self.actors[name] = actor

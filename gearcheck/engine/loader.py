@@ -62,6 +62,7 @@ class Scenario:
     level: str
     source: str
     steps: list[Any]
+    cleanup: list[Any] = field(default_factory=list)  # run after the steps, whatever happened
     file: str = ""
     line: int = 0
     description: str = ""
@@ -202,6 +203,9 @@ class _FileChecker:
         connected = self.declare(doc, doc.get("actors", []), ["actors"])
         used: list[tuple[list[Any], str]] = []
         self.check_steps(doc, doc["steps"], ["steps"], connected, used, in_alternative=False)
+        if "cleanup" in doc:
+            self.check_steps(doc, doc["cleanup"], ["cleanup"], connected, used,
+                             in_alternative=False)
         for path, name in used:
             if name not in connected:
                 self.error(doc, path, f"actor {name!r} is never connected: list it under "
@@ -225,7 +229,8 @@ class _FileChecker:
             return None
         return Scenario(
             id=doc["id"], title=doc["title"], level=doc["level"], source=doc["source"],
-            steps=doc["steps"], file=self.file, line=doc.line,
+            steps=doc["steps"], cleanup=doc.get("cleanup") or [], file=self.file,
+            line=doc.line,
             description=doc.get("description", ""), tags=list(doc.get("tags", [])),
             requires=list(doc.get("requires", [])),
             actors=[name for name, _, _ in actor_declarations(doc.get("actors", []))],

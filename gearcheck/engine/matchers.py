@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .values import Variables, describe_bytes, hex_bytes
+from .values import Variables, hex_bytes
 
 Captures = dict[str, bytes]
 
@@ -75,20 +75,3 @@ def undefined_references(spec: Any, variables: Variables) -> bool:
     if isinstance(spec, list):
         return any(undefined_references(v, variables) for v in spec)
     return False
-
-
-def describe(spec: Any, variables: Variables) -> Any:
-    """The spec with placeholders expanded where possible, for expected-vs-actual."""
-    if spec is None:
-        return "<any>"
-    if isinstance(spec, str):
-        try:
-            return describe_bytes(variables.expand(spec))
-        except Exception:
-            return spec
-    if isinstance(spec, dict):
-        return {k: describe(v, variables) if k in ("equals", "one_of", "not") else v
-                for k, v in spec.items()}
-    if isinstance(spec, list):
-        return [describe(v, variables) for v in spec]
-    return spec

@@ -33,7 +33,8 @@ from ..protocol import (
     spec_for,
 )
 from .actors import Item, packet_summary
-from .matchers import Captures, describe, match
+from .differences import describe_args, describe_matcher
+from .matchers import Captures, match
 from .values import ScenarioError, Variables, hex_bytes
 
 
@@ -158,15 +159,17 @@ def packet_matches(spec: dict[str, Any], item: Item, variables: Variables,
 
 def describe_expect(spec: dict[str, Any], variables: Variables,
                     default_magic: str = "RES") -> dict[str, Any]:
+    """The expected packet for a result's ``expected``: placeholders expanded, with their
+    text beside them (engine.differences)."""
     out: dict[str, Any] = {"on": spec["on"]}
     if "line" in spec:
-        out["line"] = describe(spec["line"], variables)
+        out["line"] = describe_matcher(spec["line"], variables)
         return out
     out["packet"] = spec["packet"]
     if spec.get("magic", default_magic) != default_magic:
         out["magic"] = spec["magic"]
     if "args" in spec:
-        out["args"] = describe(spec["args"], variables)
+        out["args"] = describe_args(spec["args"], variables)
     return out
 
 
@@ -175,17 +178,6 @@ def describe_item(item: Item) -> Any:
         return dict(item.describe())
     if isinstance(item, AdminLine):
         return {"line": printable(item.text)}
-    return repr(item)
-
-
-def describe_briefly(item: Item) -> str:
-    """One line for a failure message: ``SUBMIT_JOB_BG (REQ) function='fn' data='x\\x00'``."""
-    if isinstance(item, Packet):
-        d = item.describe()
-        args = " ".join(f"{k}='{str(v)[:60]}'" for k, v in dict(d["args"]).items())
-        return f"{item.name} ({d['magic']})" + (f" {args}" if args else "")
-    if isinstance(item, AdminLine):
-        return f"the line {printable(item.text)[:80]!r}"
     return repr(item)
 
 

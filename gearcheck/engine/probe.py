@@ -3,8 +3,9 @@
 Strategy: safe probes on scratch connections, each bounded by a short
 deadline, using a function name unique to the run so nothing another case
 does is touched, and cleaning up after itself (every probe job is grabbed and
-completed). Each capability gets ``{"supported": bool, "evidence": str}``;
-cases name what they need in ``requires`` and are UNSUPPORTED with this
+completed, and its functions are dropped where the server can: engine.cleanup).
+Each capability gets ``{"supported": bool, "evidence": str}``; cases name what
+they need in ``requires`` and are UNSUPPORTED with this
 evidence when the profile says no.
 
 Capability names:
@@ -50,7 +51,10 @@ from ..wire import (
     WireError,
 )
 from . import tls_checks
+from .cleanup import CleanupAbilities, clean_up
 from .restarts import WAIT_S, listening, open_riding_restarts
+from .timing import Timing
+from .touched import ServerTouch
 
 T = PacketType
 NO_REPLY_TYPES = (T.CAN_DO, T.CANT_DO, T.RESET_ABILITIES, T.PRE_SLEEP, T.SET_CLIENT_ID,
@@ -346,6 +350,16 @@ class _Prober:
         shown = [x.decode("utf-8", "replace") for x in lines[:3]]
         return command, not unknown, f"{line!r} -> {shown}{' ...' if len(lines) > 3 else ''}"
 
+    def clean_up(self, rtt: float) -> None:
+        """Forget the probe's functions (engine.cleanup; its jobs were all taken already)."""
+        fn = self.fn.encode()
+        touch = ServerTouch(functions={fn, fn + b".idle", fn + b".reducer", fn + b".created",
+                                       fn + b".create"},  # gearmand drops the last letter
+                            submitted={fn})
+        clean_up(self.address, touch, namespace=self.fn,
+                 abilities=CleanupAbilities.of(lambda c: bool(self.caps[c]["supported"])),
+                 timing=Timing(rtt_s=rtt or 0.001, default_timeout_s=self.timeout))
+
     def require_gearman_admin(self) -> None:
         """Without ECHO, the admin ``status`` reply must at least parse as Gearman's."""
         try:
@@ -407,5 +421,6 @@ def probe_server(address: Address, run_id: str, timeout: float = 0.5) -> Profile
     prober.caps.update(tls_checks.capabilities())
     for name in KNOWN_CAPABILITIES:
         prober.caps.setdefault(name, {"supported": False, "evidence": "not reached by the probe"})
+    prober.clean_up(rtt)
     return Profile(str(address), rtt, version, dict(sorted(prober.caps.items())),
                    round(time.monotonic() - started, 3))

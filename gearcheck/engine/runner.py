@@ -11,6 +11,12 @@ A case with ``servers:`` gets them from the run's provider (engine.servers)
 before anything is sent: when they cannot be provided it is UNSUPPORTED with
 the reason; when one cannot be started, ERROR. They are released at the end.
 The whole transcript of every connection goes into the result either way.
+
+After the verdict, the case's own ``cleanup`` steps run (their failures are
+evidence), every connection is closed, and the harness cleans up after the case
+on every server that outlives it (engine.cleanup: its jobs drained or cancelled,
+its functions dropped); what that did is ``evidence["cleanup"]``. The case's
+``duration_s`` ends with its steps.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from typing import Any
 from ..results import CaseResult, Verdict
 from ..wire import Address
 from .case_runtime import CaseRuntime
+from .cleanup import Cleanup, CleanupAbilities, clean_up
 from .loader import Scenario
 from .outcome import HarnessError, StepFailure
 from .probe import Profile
@@ -70,7 +77,7 @@ def acquire_servers(scenario: Scenario, servers: ExtraServers | None,
 
 def run_case(scenario: Scenario, address: Address, *, run_id: str, timing: Timing,
              profile: Profile | None = None, servers: ExtraServers | None = None,
-             ) -> CaseResult:
+             clean_up: bool = True) -> CaseResult:
     missing = missing_capabilities(scenario, profile)
     if missing:
         names = ", ".join(missing)
@@ -87,25 +94,77 @@ def run_case(scenario: Scenario, address: Address, *, run_id: str, timing: Timin
                      executors=STEP_EXECUTORS, case_timeout=scenario.timeout, noise=scenario.noise,
                      servers=extra, actor_servers=scenario.actor_servers)
     started = time.monotonic()
+    ended: float | None = None
+    own_cleanup: dict[str, Any] | None = None
+    swept: list[Cleanup] = []
     try:
         verdict, fields = execute(scenario, rt)
+        ended = time.monotonic()
+        own_cleanup = run_cleanup_steps(scenario, rt)
     finally:
         rt.close_all()
+        if clean_up:
+            swept = sweep(rt, address, extra, profile)
         if extra is not None:
             extra.release()
-    result = case_result(scenario, rt, verdict, fields, started)
+    result = case_result(scenario, rt, verdict, fields, started, ended)
     if extra is not None:
         result.evidence.setdefault("servers", {"main": str(address), **extra.describe()})
         result.evidence.setdefault("servers_ready_s", round(acquired_s, 4))
+    if own_cleanup is not None:
+        result.evidence["cleanup_steps"] = own_cleanup
+    if swept:
+        result.evidence["cleanup"] = [c.to_dict() for c in swept]
     return result
 
 
 def case_result(scenario: Scenario, rt: CaseRuntime, verdict: Verdict,
-                fields: dict[str, Any], started: float) -> CaseResult:
-    result = _result(scenario, verdict, duration_s=round(time.monotonic() - started, 4),
+                fields: dict[str, Any], started: float, ended: float | None = None,
+                ) -> CaseResult:
+    duration = (ended if ended is not None else time.monotonic()) - started
+    result = _result(scenario, verdict, duration_s=round(duration, 4),
                      transcript=rt.transcript.entries, **fields)
     result.evidence.setdefault("timing", rt.timing.describe())
     return result
+
+
+def run_cleanup_steps(scenario: Scenario, rt: CaseRuntime) -> dict[str, Any] | None:
+    """The case's own ``cleanup`` steps, after its verdict is decided; what failed, or None.
+
+    They run whatever the verdict was; a failure is reported as evidence, never as the verdict.
+    """
+    if not scenario.cleanup:
+        return None
+    rt.transcript.note("harness", "the case's clean-up steps")
+    non_strict, rt.journals = list(rt.non_strict), []
+    try:
+        run_steps(rt, scenario.cleanup, "cleanup")
+        return None
+    except (StepFailure, HarnessError) as exc:
+        return {"step": exc.step_path, "step_line": exc.step_line, "message": exc.message}
+    except Exception as exc:  # the verdict stands whatever the clean-up hit
+        return {"message": f"{type(exc).__name__}: {exc}"}
+    finally:
+        rt.non_strict = non_strict
+
+
+def sweep(rt: CaseRuntime, address: Address, extra: CaseServers | None,
+          profile: Profile | None) -> list[Cleanup]:
+    """Clean up after the case (engine.cleanup) on every server that outlives it."""
+    abilities = CleanupAbilities.of(profile.supports) if profile else CleanupAbilities()
+    lasting = {str(address): address, **(extra.lasting() if extra is not None else {})}
+    out: list[Cleanup] = []
+    for server, touch in rt.touched.servers.items():
+        if server not in lasting or not touch:
+            continue
+        try:
+            done = clean_up(lasting[server], touch, namespace=rt.variables.function(),
+                            abilities=abilities, timing=rt.timing)
+        except Exception as exc:  # never the case's verdict
+            done = Cleanup(server, error=f"{type(exc).__name__}: {exc}")
+        if done is not None:
+            out.append(done)
+    return out
 
 
 def execute(scenario: Scenario, rt: CaseRuntime) -> tuple[Verdict, dict[str, Any]]:

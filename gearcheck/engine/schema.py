@@ -315,6 +315,11 @@ def case_schema(steps: dict[str, Any]) -> dict[str, Any]:
                                          "or changes state every connection shares); such "
                                          "a case never runs beside another"},
             "steps": steps,
+            "cleanup": {**steps, "description": "steps run after the case's own steps, "
+                                                "whatever its verdict, to undo what the "
+                                                "harness's clean-up cannot (state outside "
+                                                "the case's ${fn} names); their failures are "
+                                                "evidence, never the verdict"},
         },
     }
 
@@ -325,7 +330,8 @@ def mirrored_case_schema(steps: dict[str, Any], driver: dict[str, Any],
     library's features as ``requires``, accepted ``actors``, and the keys its driver reads
     (``driver``: key -> schema, given by the code that runs the library)."""
     schema = case_schema(steps)
-    props = {k: v for k, v in schema["properties"].items() if k not in ("servers", "exclusive")}
+    props = {k: v for k, v in schema["properties"].items()
+             if k not in ("servers", "exclusive", "cleanup")}
     props.update({
         "id": {"type": "string", "pattern": MIRRORED_ID_PATTERN,
                "description": "stable ID, LIB-CLIENT-NNN or LIB-WORKER-NNN"},

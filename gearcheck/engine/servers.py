@@ -65,10 +65,16 @@ class CaseServers:
 
     def __init__(self, addresses: dict[str, Address],
                  targets: dict[str, ProcessTarget] | None = None,
-                 on_release: Callable[[], None] | None = None) -> None:
+                 on_release: Callable[[], None] | None = None,
+                 disposable: set[str] | None = None) -> None:
         self.addresses = addresses
         self.targets = targets or {}  # the ones this case may restart
         self._on_release = on_release
+        self.disposable = set(disposable or ())  # stopped when the case ends
+
+    def lasting(self) -> dict[str, Address]:
+        """The servers that outlive the case (to clean up after it), by address text."""
+        return {str(a): a for n, a in self.addresses.items() if n not in self.disposable}
 
     def restart(self, name: str, *, hard: bool) -> dict[str, object]:
         target = self.targets.get(name)
@@ -203,7 +209,7 @@ class ManagedServers(ExtraServers):
                 shutil.rmtree(target.log_dir, ignore_errors=True)
 
         restartable = {n.name: own[n.name] for n in needs if n.restarted}
-        return CaseServers(addresses, restartable, release)
+        return CaseServers(addresses, restartable, release, disposable=set(own))
 
     def close(self) -> None:
         with self._lock:

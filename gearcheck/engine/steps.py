@@ -112,12 +112,22 @@ def step_alternatives(rt: CaseRuntime, body: list[dict[str, Any]], path: str) ->
             rt.non_strict.append(branch.get("reason") or f"alternative {n + 1} matched")
         return
     first = failures[0]
-    raise StepFailure(first.kind, f"none of the {len(body)} alternatives matched; the strict "
-                      f"one failed: {first.message}",
+    tried = "; ".join(f"({n + 1}, {b['verdict']}) {clipped(f.message)}"
+                      for n, (b, f) in enumerate(zip(body, failures, strict=True)))
+    differences = [
+        {**d, "alternative": n + 1, "expected_path": [n, "expected", *d["expected_path"]],
+         "actual_path": d["actual_path"] if f.actual == first.actual else []}
+        for n, f in enumerate(failures) for d in f.evidence.get("differences", [])]
+    raise StepFailure(first.kind, f"none of the {len(body)} alternatives matched: {tried}",
                       expected=[{"verdict": b["verdict"], "failed_with": f.message,
                                  "expected": f.expected} for b, f in zip(body, failures,
                                                                           strict=True)],
-                      actual=first.actual, evidence=first.evidence)
+                      actual=first.actual,
+                      evidence={**first.evidence, "differences": differences})
+
+
+def clipped(text: str, limit: int = 240) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 STEP_EXECUTORS: dict[str, Executor] = {

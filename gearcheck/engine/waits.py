@@ -23,15 +23,10 @@ from ..results import FailureKind
 from ..wire import EndOfStream
 from .actors import Actor, Arrival, Garbage, wait_readable
 from .case_runtime import CaseRuntime
+from .differences import Difference, one_line, packet_brief, packet_differences
 from .matchers import undefined_references
 from .outcome import StepFailure
-from .packets import (
-    describe_briefly,
-    describe_expect,
-    describe_item,
-    expected_types,
-    packet_matches,
-)
+from .packets import describe_expect, describe_item, expected_types, packet_matches
 
 
 def late_failure(what: str, arrival_at: float, deadline: float, seconds: float,
@@ -79,11 +74,10 @@ def step_expect(rt: CaseRuntime, body: dict[str, Any]) -> None:
         if isinstance(item, Packet) and item.name not in expected_types(body) \
                 and (item.name in noise or rt.unsolicited(actor, item)):
             continue
-        wanted = expected.get("packet", "a line")
-        raise StepFailure(FailureKind.MISMATCH, f"{actor.name}: expected "
-                          f"{'/'.join(wanted) if isinstance(wanted, list) else wanted}, got "
-                          f"{describe_briefly(item)}",
-                          expected=expected, actual=describe_item(item))
+        differences = packet_differences(body, item, rt.variables, rt.expected_magic)
+        raise StepFailure(FailureKind.MISMATCH, f"{actor.name}: {one_line(differences)}",
+                          expected=expected, actual=describe_item(item),
+                          evidence={"differences": [d.to_dict() for d in differences]})
 
 
 def step_expect_all(rt: CaseRuntime, body: list[dict[str, Any]]) -> None:
@@ -146,11 +140,15 @@ def step_expect_all(rt: CaseRuntime, body: list[dict[str, Any]]) -> None:
     if remaining:
         expected = [describe_expect(body[i], rt.variables, rt.expected_magic)
                     for i in remaining]
-        got = [describe_item(a.item) for arrivals in held.values() for a in arrivals]
+        unmatched = [a for arrivals in held.values() for a in arrivals]
+        got = [describe_item(a.item) for a in unmatched]
         kind = FailureKind.MISMATCH if got else FailureKind.TIMEOUT
+        differences = set_differences([body[i] for i in remaining], held, rt)
         raise StepFailure(kind, f"{len(remaining)} of {len(body)} expected packet(s) did not "
-                          f"arrive within {seconds:.2f} s plus grace",
-                          expected=expected, actual=got or "nothing")
+                          f"arrive within {seconds:.2f} s plus grace: "
+                          + one_line(differences),
+                          expected=expected, actual=got or "nothing",
+                          evidence={"differences": [d.to_dict() for d in differences]})
     for name, arrivals in held.items():
         actors[name].unread(arrivals)
     if late:
@@ -158,6 +156,31 @@ def step_expect_all(rt: CaseRuntime, body: list[dict[str, Any]]) -> None:
         raise late_failure(f"expected packet #{idx + 1}", at, deadline, seconds,
                     describe_expect(body[idx], rt.variables, rt.expected_magic),
                     "on time for the others")
+
+
+def set_differences(specs: list[dict[str, Any]], held: dict[str, list[Arrival]],
+                    rt: CaseRuntime) -> list[Difference]:
+    """For each expected packet of a set that did not come, how the nearest one that came on
+    its connection differs (one of its type if any), or that nothing came there.
+
+    The paths point into the failure's ``expected`` (the missing ones, in order) and
+    ``actual`` (every packet held, in order)."""
+    order = [a for arrivals in held.values() for a in arrivals]
+    out: list[Difference] = []
+    for n, spec in enumerate(specs):
+        candidates = held.get(spec["on"], [])
+        same = [a for a in candidates if isinstance(a.item, Packet)
+                and a.item.name in expected_types(spec)]
+        nearest = same[0] if same else candidates[0] if candidates else None
+        if nearest is None:
+            wanted = "/".join(expected_types(spec)) or "a line"
+            out.append(Difference(spec["on"], wanted, "nothing", [n], []))
+            continue
+        index = next(i for i, a in enumerate(order) if a is nearest)
+        for d in packet_differences(spec, nearest.item, rt.variables, rt.expected_magic):
+            out.append(Difference(f"{spec['on']} {d.field}".rstrip(), d.expected, d.actual,
+                                  [n, *d.expected_path], [index, *d.actual_path]))
+    return out
 
 
 def step_expect_silence(rt: CaseRuntime, body: dict[str, Any]) -> None:
@@ -181,7 +204,7 @@ def step_expect_silence(rt: CaseRuntime, body: dict[str, Any]) -> None:
                 continue
             raise StepFailure(FailureKind.UNEXPECTED,
                               f"{actor.name}: expected silence for {window:.2f} s, "
-                              f"but something arrived",
+                              f"got {packet_brief(item)}",
                               expected=f"nothing on {actor.name} for {window:.2f} s",
                               actual=describe_item(item))
         if time.monotonic() >= until:
@@ -210,5 +233,5 @@ def step_expect_close(rt: CaseRuntime, body: dict[str, Any]) -> None:
         if isinstance(item, Packet) and item.name in noise:
             continue
         raise StepFailure(FailureKind.MISMATCH, f"{actor.name}: expected the connection to "
-                          f"close, got a reply instead", expected=expected,
+                          f"close, got {packet_brief(item)}", expected=expected,
                           actual=describe_item(item))

@@ -1,7 +1,8 @@
 """The text admin protocol on the job port: gearmand 1.1.20's commands and formats.
 
 Strategy: a line is split on spaces as gearmand does (runs collapse, a
-leading space makes an empty command), the command word is matched
+leading space makes an empty command, one trailing space an empty last word:
+``drop function `` forgets the function named ""), the command word is matched
 case-insensitively, and each command is a small method that returns the
 exact bytes gearmand would send: rows and ``OK <value>`` end in ``\\n``, bare
 ``OK`` and ``ERR`` in ``\\r\\n``, lists close with ``.``. Only ``cancel job``,
@@ -76,6 +77,8 @@ class Admin:
         tokens = line.split(b" ")
         if tokens[0]:
             tokens = [t for t in tokens if t]
+            if line.endswith(b" ") and not line.endswith(b"  "):
+                tokens.append(b"")  # as gearmand: `drop function ` names the function ""
         command = tokens[0].lower()
         method = _COMMANDS.get(command)
         reply = method(self, tokens) if method is not None else None

@@ -5,8 +5,10 @@ with its CSS and the small filter script inlined by ``{% include %}``), with
 autoescaping on, since server replies end up in the page. The Python side only
 prepares what the template cannot compute simply: counts per area and per
 level, the overall outcome, and filters that render a transcript entry
-(``packet``), any value as indented JSON (``pretty``) and raw bytes as a hex
-dump (``hexdump``). Every case is an ``<article id="<case id>">`` so other
+(``packet``), any value as indented JSON (``pretty``; ``marked``: with the
+fields a failure's differences point at highlighted) and raw bytes as a hex
+dump (``hexdump``). A failure lists what differs (field, expected, actual)
+above its expected and actual values. Every case is an ``<article id="<case id>">`` so other
 pages (the matrix) link straight to its evidence; failing cases start open.
 """
 
@@ -40,6 +42,32 @@ def pretty(value: object) -> str:
         return json.dumps(clip(value, 2000), indent=2, ensure_ascii=False, default=repr)
     except (TypeError, ValueError):
         return repr(value)
+
+
+def marked(value: object, differences: list[Mapping[str, Any]] | None, key: str) -> Markup:
+    """``value`` as indented JSON (as ``pretty``), escaped, with every part a difference
+    points at (its ``key``: ``expected_path`` or ``actual_path``) in a ``<mark>``."""
+    paths = {tuple(d[key]) for d in differences or [] if d.get(key)}
+    if isinstance(value, str) or not paths:
+        return Markup(escape(pretty(value)))
+    return Markup(_marked_json(clip(value, 2000), (), paths, ""))
+
+
+def _marked_json(value: object, path: tuple[Any, ...], paths: set[tuple[Any, ...]],
+                 pad: str) -> str:
+    inner = pad + "  "
+    if isinstance(value, Mapping) and value:
+        body = ",\n".join(f"{inner}{escape(json.dumps(str(k), ensure_ascii=False))}: "
+                           f"{_marked_json(v, (*path, k), paths, inner)}"
+                           for k, v in value.items())
+        text = "{\n" + body + "\n" + pad + "}"
+    elif isinstance(value, list) and value:
+        body = ",\n".join(inner + _marked_json(v, (*path, i), paths, inner)
+                           for i, v in enumerate(value))
+        text = "[\n" + body + "\n" + pad + "]"
+    else:
+        text = str(escape(json.dumps(value, ensure_ascii=False, default=repr)))
+    return f'<mark class="differs">{text}</mark>' if path in paths else text
 
 
 def packet_text(summary: Mapping[str, Any]) -> str:
@@ -115,7 +143,7 @@ def environment() -> jinja2.Environment:
         autoescape=jinja2.select_autoescape(["html"], default_for_string=True),
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(pretty=pretty, packet=packet_text, hexdump=hexdump,
-                       transcript_rows=transcript_rows)
+                       transcript_rows=transcript_rows, marked=marked)
     return env
 
 

@@ -32,6 +32,20 @@ def outcome(report: RunReport) -> str:
     return "PASSED"
 
 
+def residue_sentence(cleanup: dict[str, object]) -> str:
+    """One sentence on what the run left on the server (empty when the report has no word)."""
+    if not cleanup or not cleanup.get("left_checked"):
+        return ""
+    left = cleanup.get("left") or []
+    assert isinstance(left, list)
+    if not left:
+        return "Left on the server: nothing (its status lists no function of this run)."
+    named = ", ".join(f"`{e['function']}` ({e.get('case', '?')})" for e in left[:5])
+    more = f" and {len(left) - 5} more" if len(left) > 5 else ""
+    why = cleanup.get("cannot_forget") or "; ".join(sorted({str(e["reason"]) for e in left}))
+    return f"Left on the server: {len(left)} function(s) of this run, {named}{more}: {why}."
+
+
 def render_summary(report: RunReport, html_link: str | None = "report.html") -> str:
     server = report.server
     name = server.name or server.address
@@ -41,6 +55,9 @@ def render_summary(report: RunReport, html_link: str | None = "report.html") -> 
                  f"{report.duration_s:.1f} s" + (f", baseline `{report.baseline}`"
                                                   if report.baseline else "") + ".")
     lines.append("")
+    left = residue_sentence(report.cleanup)
+    if left:
+        lines += [left, ""]
     verdicts = [v for v in Verdict if any(r.verdict is v for r in report.results)]
     levels = sorted({r.level for r in report.results},
                     key=lambda lv: (LEVEL_ORDER.index(lv) if lv in LEVEL_ORDER else 99, lv))

@@ -1,9 +1,10 @@
 """What pytest prints for a case that did not pass: the verdict, where, and the evidence.
 
 Strategy: one function turns a ``CaseResult`` into the text of its pytest
-failure (headline, the step's file:line, expected against actual, the last
-transcript entries); ``CaseFailed`` carries that text, so the plugin's
-``repr_failure`` prints it as it is instead of a Python traceback.
+failure (headline, the step's file:line, each field that differs when there
+are several, expected against actual, the last transcript entries);
+``CaseFailed`` carries that text, so the plugin's ``repr_failure`` prints it
+as it is instead of a Python traceback.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import json
 
 from ..results import CaseResult
+
+SHOWN_DIFFERENCES = 12
 
 
 class CaseFailed(Exception):
@@ -25,6 +28,13 @@ def format_result(result: CaseResult, transcript_lines: int = 30) -> str:
              + f": {result.message}",
              f"  at {result.file}:{result.evidence.get('step_line', result.line)} "
              f"{result.evidence.get('step', '')}"]
+    differences = result.evidence.get("differences") or []
+    if len(differences) > 1:
+        lines.append("  differs:")
+        lines += [f"    {d['field'] or '(the packet)'}: expected {d['expected']}, "
+                  f"got {d['actual']}" for d in differences[:SHOWN_DIFFERENCES]]
+        if len(differences) > SHOWN_DIFFERENCES:
+            lines.append(f"    ... {len(differences) - SHOWN_DIFFERENCES} more (report.json)")
     if result.expected is not None:
         lines.append(f"  expected: {json.dumps(result.expected, default=str)}")
     if result.actual is not None:

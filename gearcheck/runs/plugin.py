@@ -74,6 +74,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="with --tls: a client certificate, for servers that require one")
     group.addoption("--tls-key", default=None, metavar="PEM",
                     help="with --tls-cert: its private key (when not in the same file)")
+    group.addoption("--no-cleanup", action="store_true", default=False,
+                    help="leave what each case made on the server (its jobs and functions), "
+                         "to look at after the run; by default the harness cleans up after "
+                         "every case")
     group.addoption("--manage-extra-servers", action="store_true", default=False,
                     help="with --server and --target: the harness manages this target, so "
                          "it may start extra servers of it from fixtures/servers.yaml")

@@ -62,6 +62,7 @@ from ..wire import (
     set_default_tls,
 )
 from .concurrent import CaseScheduler
+from .residue import closing_lines, summarize
 from .settings import RunSettings, default_report_dir, new_run_id, utc_now
 
 
@@ -160,7 +161,8 @@ class RunState:
                            report_dir=report_dir, timing=timing, profile=profile,
                            baseline=baseline, started_at=utc_now(), managed_target=managed,
                            registry=registry, second_servers=second,
-                           write_reports=preset.write_reports if preset else True)
+                           write_reports=preset.write_reports if preset else True,
+                           clean_up=not config.getoption("no_cleanup"))
 
     def worker_input(self) -> str:
         tls = default_tls()
@@ -183,7 +185,8 @@ class RunState:
         assert settings is not None
         result = run_case(scenario, settings.address, run_id=settings.run_id,
                           timing=settings.timing, profile=settings.profile,
-                          servers=self._servers() if scenario.servers else None)
+                          servers=self._servers() if scenario.servers else None,
+                          clean_up=settings.clean_up)
         if settings.baseline is not None:
             settings.baseline.judge_case(result)
         return result
@@ -257,13 +260,16 @@ class RunState:
         if not results:
             return []
         self.report = build_report(settings, results, time.monotonic() - self.started)
+        self.report.cleanup = summarize(results, run_id=settings.run_id,
+                                        address=settings.address, profile=settings.profile,
+                                        enabled=settings.clean_up)
         if settings.baseline is not None:
             self.stale = settings.baseline.stale(collected)
         if self.preset is not None:
             self.preset.report, self.preset.stale = self.report, self.stale
             self.preset.report_dir = settings.report_dir
         counts = {k: v for k, v in self.report.counts().items() if v}
-        lines = [f"gearcheck: {counts}"]
+        lines = [f"gearcheck: {counts}", *closing_lines(self.report.cleanup)]
         if settings.write_reports:
             paths = write_all(self.report, settings.report_dir)
             lines.append(f"reports in {settings.report_dir}: "

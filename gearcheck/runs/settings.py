@@ -55,6 +55,7 @@ class RunSettings:
     registry: str | None = None  # the servers.yaml that name comes from (None: the shipped one)
     second_servers: list[str] = field(default_factory=list)  # user-given extra servers
     write_reports: bool = True
+    clean_up: bool = True  # clean up after each case (engine.cleanup)
 
     def to_json(self) -> str:
         return json.dumps({
@@ -68,7 +69,7 @@ class RunSettings:
             "baseline": self.baseline.to_dict() if self.baseline else None,
             "started_at": self.started_at, "managed_target": self.managed_target,
             "registry": self.registry, "second_servers": self.second_servers,
-            "write_reports": self.write_reports})
+            "write_reports": self.write_reports, "clean_up": self.clean_up})
 
     @classmethod
     def from_json(cls, text: str) -> RunSettings:
@@ -81,4 +82,5 @@ class RunSettings:
                    started_at=d["started_at"], managed_target=d["managed_target"],
                    registry=d["registry"],
                    second_servers=list(d["second_servers"]),
-                   write_reports=bool(d["write_reports"]))
+                   write_reports=bool(d["write_reports"]),
+                   clean_up=bool(d.get("clean_up", True)))

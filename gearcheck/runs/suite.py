@@ -55,6 +55,7 @@ class SuiteSettings:
     quiet: bool = False                  # pytest prints nothing (the caller shows progress)
     tls: TLSClient | None = None         # reach a HOST:PORT server over TLS (--tls options)
     extra_pytest_args: list[str] = field(default_factory=list)
+    clean_up: bool = True                # clean up after each case (engine.cleanup)
 
 
 @dataclass
@@ -158,6 +159,8 @@ def pytest_arguments(settings: SuiteSettings, baseline: Path | None) -> list[str
                               ("--tls-key", settings.tls.key)):
             if value is not None:
                 argv += [option, str(value)]
+    if not settings.clean_up:
+        argv += ["--no-cleanup"]
     if settings.quiet:  # xdist reports through pytest's terminal, so it stays then
         argv += ["-qq", "--no-summary"] if settings.workers else ["-p", "no:terminal", "-s"]
     else:

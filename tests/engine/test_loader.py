@@ -97,3 +97,19 @@ def test_exported_schema_is_valid_and_checked_in() -> None:
     for f in find_files([ROOT / "conformance" / "echo"]):
         for doc in load_documents(f.read_text()):
             validator.validate(json.loads(json.dumps(doc)))
+
+
+def test_cleanup_steps_are_checked_like_steps(tmp_path: Path) -> None:
+    errors = _errors(tmp_path, HEAD + """  - sleep: 0.1
+cleanup:
+  - connect: sweeper
+  - send: {on: sweeper, packet: CAN_DO, args: {handle: x}}
+  - frobnicate: 1
+""")
+    assert any(e.startswith("case.yaml:10: cleanup[1].send.args") for e in errors), errors
+    assert any(e.startswith("case.yaml:11: cleanup[2]: unknown step kind") for e in errors)
+    path = tmp_path / "ok.yaml"
+    path.write_text(HEAD + "  - sleep: 0.1\ncleanup:\n  - connect: sweeper\n"
+                    "  - send: {on: sweeper, packet: CANT_DO, args: {function: x}}\n")
+    [scenario], errors = load_file(path, set(KNOWN_CAPABILITIES))
+    assert not errors and [list(s) for s in scenario.cleanup] == [["connect"], ["send"]]

@@ -81,4 +81,4 @@ def test_a_wrong_result_fails_at_its_step_with_what_arrived(tmp_path: Path) -> N
     assert result.verdict is Verdict.FAIL
     assert result.failure_kind is FailureKind.MISMATCH
     assert result.failing_step == 3
-    assert "data='abc'" in result.message, result.message
+    assert 'WORK_COMPLETE.data: expected "cba", got "abc"' in result.message, result.message

@@ -130,6 +130,18 @@ def test_create_and_drop_function(kit) -> None:
         assert c.recv().text.startswith(b"ERR INVALID_ARGUMENTS")
 
 
+def test_one_trailing_space_names_the_empty_function(kit) -> None:
+    """gearmand splits `drop function ` into three words, the last empty: the function ""
+    (what the clean-up after GM-SUBMIT-017 relies on); `cancel job ` looks up handle ""."""
+    c = kit.conn()
+    for command, reply in (("create function ", b"OK"), ("drop function ", b"OK"),
+                           ("cancel job ", b"ERR UNKNOWN_JOB")):
+        c.send_line(command + "\r")  # gearmand closes on `create function \n` (5.3 #3)
+        assert c.recv().text == reply, command
+        listed = "" in parse_status(c.admin("status"))
+        assert listed is command.startswith("create"), command
+
+
 def test_drop_function_with_queued_jobs(kit) -> None:
     f = kit.fn()
     c = kit.conn()
