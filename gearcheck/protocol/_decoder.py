@@ -22,8 +22,9 @@ layer, for transcripts) reports what really arrived, with no re-encoding and
 at no cost to callers that do not ask.
 
 Speed: servers and load generators call ``next_event`` once per packet, so a
-complete, well-formed packet takes a fast path (one header unpack, one payload
-copy, no property calls); anything else (admin lines, partial headers, every
+complete, well-formed packet takes a fast path (one header unpack into three
+integers, one dictionary lookup for type and arity, one payload slice, no
+property calls); anything else (admin lines, partial headers, every
 error) goes through the general path, which is the one that words the errors.
 The buffer is the fed ``bytes`` object itself while nothing else is pending
 (no copy on ``feed``, one slice per payload); only when a partial event must
@@ -51,15 +52,19 @@ DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024
 DEFAULT_MAX_LINE = 64 * 1024
 
 _TYPE_SIZE = struct.Struct(">II")
-_HEADER = struct.Struct(">4sII")
 _MAGICS = {Magic.REQ.value: Magic.REQ, Magic.RES.value: Magic.RES}
 _TYPES = {int(t): t for t in PacketType}
 _ARITY = {t: SPECS[t].arity for t in PacketType}
-_ARITY_BY_NUMBER = {int(t): SPECS[t].arity for t in PacketType}
 _COMPACT_AT = 1 << 16
 _SIZE = struct.Struct(">I")
 # magic + type of a response packet, the first 8 bytes of its header (take_run)
 _HEADER_PREFIX = {int(t): Magic.RES.value + struct.pack(">I", int(t)) for t in PacketType}
+# next_event's fast path: the header as three integers (no bytes object for the magic),
+# and one lookup from type number to (type, arity); its 12 is HEADER_SIZE as a literal
+_HEADER_WORDS = struct.Struct(">III")
+assert _HEADER_WORDS.size == HEADER_SIZE
+_MAGIC_WORDS = {int.from_bytes(m.value, "big"): m for m in Magic}
+_FAST = {int(t): (t, SPECS[t].arity) for t in PacketType}
 
 
 class Decoder:
@@ -124,17 +129,18 @@ class Decoder:
             raise self._error
         buf, pos = self._buf, self._pos
         have = len(buf)
-        if have == pos:
-            return None
-        if have - pos >= HEADER_SIZE and buf[pos] == 0:
-            magic_bytes, number, size = _HEADER.unpack_from(buf, pos)
-            magic = _MAGICS.get(magic_bytes)
-            if magic is not None and size <= self.max_payload and number in _TYPES:
-                end = pos + HEADER_SIZE + size
+        if have - pos >= 12 and not buf[pos]:
+            magic_word, number, size = _HEADER_WORDS.unpack_from(buf, pos)
+            kind = _FAST.get(number)
+            magic = _MAGIC_WORDS.get(magic_word)
+            if kind is not None and magic is not None and size <= self.max_payload:
+                end = pos + 12 + size
                 if end > have:
                     self._need_more()
                     return None
-                payload = bytes(buf[pos + HEADER_SIZE:end])
+                payload = buf[pos + 12:end]
+                if type(payload) is not bytes:
+                    payload = bytes(payload)
                 start = self._consumed + pos
                 if end >= have:             # the common case: the buffer is used up
                     self._consumed += have
@@ -146,27 +152,28 @@ class Decoder:
                     self._pos = 0
                 else:
                     self._pos = end
-                arity = _ARITY_BY_NUMBER[number]
-                if arity == 0:
-                    packet = Packet(magic, _TYPES[number], (), payload)
-                elif arity == 1:
-                    packet = Packet(magic, _TYPES[number], (payload,))
+                ptype, arity = kind
+                if arity == 1:
+                    packet = Packet(magic, ptype, (payload,))
+                elif arity == 0:
+                    packet = Packet(magic, ptype, (), payload)
                 else:
                     args = payload.split(b"\0", arity - 1)
                     if len(args) < arity:
-                        ptype = _TYPES[number]
                         raise MissingArgumentsError(
                             f"{ptype.name} at offset {start} needs {arity} arguments "
                             f"({', '.join(SPECS[ptype].args)}) but its {size}-byte payload "
                             f"has {len(args) - 1} NUL separator(s)",
                             packet_type=number, payload=payload, magic=magic.value, offset=start)
-                    packet = Packet(magic, _TYPES[number], tuple(args))
+                    packet = Packet(magic, ptype, tuple(args))
                 expect = self.expect_magic
                 if expect is not None and magic is not expect:
                     raise UnexpectedMagicError(
-                        f"{packet.type.name} at offset {start} has {magic.value!r} magic, "
+                        f"{ptype.name} at offset {start} has {magic.value!r} magic, "
                         f"expected {expect.value!r}", packet=packet, offset=start)
                 return packet
+        if have == pos:
+            return None
         return self._general_event()
 
     def take_run(self, ptype: PacketType, limit: int) -> list[bytes]:
