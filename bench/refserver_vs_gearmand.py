@@ -31,8 +31,11 @@ What it measures, for each server:
    second at or above each ``--levels`` depth, and the rate over the whole run.
 3. Memory: server RSS growth per queued background job after that run.
 
-Prints a table with the ratio reference/gearmand and writes the figures as JSON
-under reports/bench/.
+Prints a table with the ratio reference/gearmand (of the medians, and for the
+foreground rows also round by round: the two runs of a round are back to back, so
+their ratio is not moved by the machine's slow drift, and the range of these
+ratios shows how much one comparison is worth on this machine) and writes the
+figures as JSON under reports/bench/.
 """
 
 from __future__ import annotations
@@ -227,6 +230,12 @@ def main(argv: list[str] | None = None) -> int:
                                 r["server_us_per_job"] or 0 for r in rs),
                             "p50_ms": round(statistics.median(r["p50_ms"] for r in rs), 2),
                             "runs": rs}
+                    if len(names) == 2:
+                        paired = round_ratios(runs[names[0]], runs[names[1]])
+                        results[names[0]][f"fg_{clients}"]["round_ratios"] = paired
+                        console.print(f"  {clients} client(s): {names[0]}/{names[1]} jobs/s "
+                                      f"round by round: "
+                                      f"{', '.join(f'{x:.2f}' for x in paired['per_s'])}")
             if not args.skip_bg:
                 for name in names:
                     console.rule(f"background: {name}")
@@ -249,6 +258,19 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def round_ratios(first: list[dict[str, Any]], second: list[dict[str, Any]]
+                 ) -> dict[str, list[float]]:
+    """first/second within each round: the two runs of a round are back to back, so the
+    machine's slow drift (other jobs starting and stopping) cancels in their ratio, where a
+    ratio of medians keeps it. The spread of these ratios is the noise of the comparison."""
+    out: dict[str, list[float]] = {"per_s": [], "server_us_per_job": [], "p50_ms": []}
+    for a, b in zip(first, second, strict=True):
+        for key, values in out.items():
+            if a.get(key) and b.get(key):
+                values.append(round(a[key] / b[key], 2))
+    return out
+
+
 def print_table(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> None:
     ref, gm = results.get("refserver", {}), results.get("gearmand", {})
     table = Table(title=f"reference server vs gearmand (swarm load, medians of {args.repeat}; "
@@ -268,6 +290,11 @@ def print_table(results: dict[str, dict[str, Any]], args: argparse.Namespace) ->
         row(f"server CPU µs per fg job, {clients} client(s)", a.get("server_us_per_job"),
             b.get("server_us_per_job"), 1)
         row(f"fg median latency ms, {clients} client(s)", a.get("p50_ms"), b.get("p50_ms"), 2)
+        paired = a.get("round_ratios", {}).get("per_s")
+        if paired:
+            table.add_row(f"  fg jobs/s ratio round by round, {clients} client(s)", "", "",
+                          f"{min(paired):.2f}-{max(paired):.2f} "
+                          f"(median {statistics.median(paired):.2f})")
     if "bg" in ref or "bg" in gm:
         for i, level in enumerate(args.levels):
             def at(r: dict[str, Any], i: int = i) -> float | None:
