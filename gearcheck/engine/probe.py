@@ -84,7 +84,7 @@ class ProbeError(Exception):
 
 
 @dataclass
-class Profile:
+class CapabilityProfile:
     address: str
     rtt_s: float
     version: str | None
@@ -103,7 +103,7 @@ class Profile:
                 "capabilities": self.capabilities, "duration_s": self.duration_s}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Profile:
+    def from_dict(cls, d: dict[str, Any]) -> CapabilityProfile:
         return cls(d["address"], d["rtt_s"], d.get("version"), d.get("capabilities", {}),
                    d.get("duration_s", 0.0))
 
@@ -392,7 +392,7 @@ def _echo_bytes() -> bytes:
     return encode(Packet.build(T.ECHO_REQ, b"mixed"))
 
 
-def probe_server(address: Address, run_id: str, timeout: float = 0.5) -> Profile:
+def probe_server(address: Address, run_id: str, timeout: float = 0.5) -> CapabilityProfile:
     """Probe ``address``; ProbeError if it cannot be reached at all."""
     started = time.monotonic()
     try:
@@ -422,5 +422,5 @@ def probe_server(address: Address, run_id: str, timeout: float = 0.5) -> Profile
     for name in KNOWN_CAPABILITIES:
         prober.caps.setdefault(name, {"supported": False, "evidence": "not reached by the probe"})
     prober.clean_up(rtt)
-    return Profile(str(address), rtt, version, dict(sorted(prober.caps.items())),
+    return CapabilityProfile(str(address), rtt, version, dict(sorted(prober.caps.items())),
                    round(time.monotonic() - started, 3))

@@ -31,7 +31,7 @@ from .case_runtime import CaseRuntime
 from .cleanup import Cleanup, CleanupAbilities, clean_up
 from .loader import Scenario
 from .outcome import HarnessError, StepFailure
-from .probe import Profile
+from .probe import CapabilityProfile
 from .servers import CaseServers, ExtraServers, Unavailable, needs_of
 from .steps import STEP_EXECUTORS, run_steps
 from .timing import Timing
@@ -45,7 +45,7 @@ def _result(scenario: Scenario, verdict: Verdict, **kwargs: object) -> CaseResul
                       **kwargs)  # type: ignore[arg-type]
 
 
-def missing_capabilities(scenario: Scenario, profile: Profile | None) -> dict[str, str]:
+def missing_capabilities(scenario: Scenario, profile: CapabilityProfile | None) -> dict[str, str]:
     if profile is None:
         return {}
     return {cap: profile.evidence(cap) for cap in scenario.requires
@@ -76,7 +76,7 @@ def acquire_servers(scenario: Scenario, servers: ExtraServers | None,
 
 
 def run_case(scenario: Scenario, address: Address, *, run_id: str, timing: Timing,
-             profile: Profile | None = None, servers: ExtraServers | None = None,
+             profile: CapabilityProfile | None = None, servers: ExtraServers | None = None,
              clean_up: bool = True) -> CaseResult:
     missing = missing_capabilities(scenario, profile)
     if missing:
@@ -149,7 +149,7 @@ def run_cleanup_steps(scenario: Scenario, rt: CaseRuntime) -> dict[str, Any] | N
 
 
 def sweep(rt: CaseRuntime, address: Address, extra: CaseServers | None,
-          profile: Profile | None) -> list[Cleanup]:
+          profile: CapabilityProfile | None) -> list[Cleanup]:
     """Clean up after the case (engine.cleanup) on every server that outlives it."""
     abilities = CleanupAbilities.of(profile.supports) if profile else CleanupAbilities()
     lasting = {str(address): address, **(extra.lasting() if extra is not None else {})}

@@ -25,7 +25,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from ..engine.probe import Profile
+from ..engine.probe import CapabilityProfile
 from ..protocol import (
     AdminLine,
     AdminReplyCollector,
@@ -96,7 +96,7 @@ class _Actor:
 class Lane:
     name: str              # the server's name in reports (registry name or host:port)
     address: Address
-    profile: Profile
+    profile: CapabilityProfile
     options: LaneOptions = field(default_factory=LaneOptions)
 
     def __post_init__(self) -> None:

@@ -34,7 +34,7 @@ import yaml
 
 from .. import paths
 from ..engine.loader import load_file
-from ..engine.probe import Profile
+from ..engine.probe import CapabilityProfile
 from ..engine.runner import run_case
 from ..engine.timing import Timing
 from .casewriter import case_document
@@ -51,7 +51,7 @@ from .shrink import shrink
 class Server:
     label: str                 # its name in reports (registry name, #2 for a second copy)
     implementation: str        # what known divergences name it by ('' for host:port)
-    profile: Profile
+    profile: CapabilityProfile
     address: Any               # wire.Address
 
 

@@ -20,9 +20,16 @@ Modules, each with one job:
 
 from __future__ import annotations
 
-from .config import ServerConfig, add_arguments, config_from_args
+from .config import RefServerOptions, add_arguments, config_from_args
 from .server import ReferenceServer, run, serve
 from .version import __version__
 
-__all__ = ["ReferenceServer", "ServerConfig", "__version__", "add_arguments",
-           "config_from_args", "run", "serve"]
+__all__ = [
+           "RefServerOptions",
+           "ReferenceServer",
+           "__version__",
+           "add_arguments",
+           "config_from_args",
+           "run",
+           "serve",
+]

@@ -28,7 +28,7 @@ from collections.abc import Callable
 
 from ..protocol import PacketType
 from . import frames
-from .config import ServerConfig
+from .config import RefServerOptions
 from .jobs import (
     DONE,
     HIGH,
@@ -94,7 +94,7 @@ def c_atoi(text: bytes) -> int:
 
 
 class Broker:
-    def __init__(self, config: ServerConfig, table: JobTable, queue: SqliteQueue | None,
+    def __init__(self, config: RefServerOptions, table: JobTable, queue: SqliteQueue | None,
                  loop: asyncio.AbstractEventLoop) -> None:
         self.config = config
         self.table = table

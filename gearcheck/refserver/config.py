@@ -1,6 +1,6 @@
 """Settings of one reference-server process, and the command-line options that set them.
 
-Strategy: every tunable lives in one frozen ``ServerConfig``; the lifecycle
+Strategy: every tunable lives in one frozen ``RefServerOptions``; the lifecycle
 module builds the server from it and nothing reads options anywhere else.
 ``add_arguments`` declares the options once, so ``gearcheck serve`` and
 ``python -m gearcheck.refserver`` accept exactly the same flags, and
@@ -36,7 +36,7 @@ LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
 @dataclass(frozen=True)
-class ServerConfig:
+class RefServerOptions:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     queue_path: Path | None = None          # SQLite file for background jobs; None = memory only
@@ -114,7 +114,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--drop-on-restore", type=int, default=0, help=argparse.SUPPRESS)
 
 
-def config_from_args(args: argparse.Namespace) -> ServerConfig:
+def config_from_args(args: argparse.Namespace) -> RefServerOptions:
     def positive(name: str, value: int, minimum: int = 1) -> int:
         if value < minimum:
             raise ValueError(f"--{name.replace('_', '-')} must be >= {minimum}, got {value}")
@@ -133,7 +133,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
                          ("--tls-client-ca", args.tls_client_ca)):
         if path is not None and not path.is_file():
             raise ValueError(f"{option} {path}: no such file")
-    return ServerConfig(
+    return RefServerOptions(
         tls_cert=args.tls_cert, tls_key=args.tls_key, tls_client_ca=args.tls_client_ca,
         host=args.host, port=args.port,
         queue_path=parse_queue(args.queue) if args.queue else None,

@@ -52,7 +52,7 @@ from ..protocol import (
 from . import frames
 from .admin import Admin
 from .broker import SUBMIT_MODES, Broker, c_atoi
-from .config import ServerConfig
+from .config import RefServerOptions
 from .jobs import NORMAL, Function, Job
 from .outbox import Outbox
 
@@ -69,7 +69,7 @@ _INT64_MAX = 2**63 - 1
 
 
 class Session(asyncio.Protocol):
-    def __init__(self, config: ServerConfig, broker: Broker, outbox: Outbox, admin: Admin,
+    def __init__(self, config: RefServerOptions, broker: Broker, outbox: Outbox, admin: Admin,
                  sessions: set[Session]) -> None:
         self.config = config
         self.broker = broker

@@ -35,7 +35,7 @@ from typing import Any
 
 from .admin import Admin
 from .broker import Broker
-from .config import ServerConfig
+from .config import RefServerOptions
 from .connection import Session
 from .jobs import JobTable
 from .outbox import Outbox
@@ -49,7 +49,7 @@ class TLSConfigError(ValueError):
     """The TLS files of the config cannot be used; the message names the file."""
 
 
-def tls_context(config: ServerConfig) -> ssl.SSLContext | None:
+def tls_context(config: RefServerOptions) -> ssl.SSLContext | None:
     """The server-side TLS context of ``config``, or None for plaintext."""
     if config.tls_cert is None:
         return None
@@ -70,7 +70,7 @@ def tls_context(config: ServerConfig) -> ssl.SSLContext | None:
 
 
 class ReferenceServer:
-    def __init__(self, config: ServerConfig) -> None:
+    def __init__(self, config: RefServerOptions) -> None:
         self.config = config
         self.sessions: set[Session] = set()
         self.table = JobTable()
@@ -148,7 +148,7 @@ class ReferenceServer:
             self.queue = None
 
 
-async def serve(config: ServerConfig, on_ready: Callable[[ReferenceServer], None]) -> None:
+async def serve(config: RefServerOptions, on_ready: Callable[[ReferenceServer], None]) -> None:
     server = ReferenceServer(config)
     await server.start()
     gc.collect()
@@ -183,7 +183,7 @@ def _event_loop_runner() -> Callable[[Coroutine[Any, Any, None]], None]:
     return runner
 
 
-def run(config: ServerConfig, on_ready: Callable[[ReferenceServer], None] = _announce) -> int:
+def run(config: RefServerOptions, on_ready: Callable[[ReferenceServer], None] = _announce) -> int:
     """Run the server until it is told to stop; the process exit code."""
     logging.basicConfig(level=config.logging_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

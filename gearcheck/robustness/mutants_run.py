@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..engine.probe import Profile, probe_server
+from ..engine.probe import CapabilityProfile, probe_server
 from ..results import CaseResult, Verdict
 from ..runs import SuiteSettings, run_suite
 from ..wire import Address
@@ -90,7 +90,7 @@ def _counts(verdicts: dict[str, str]) -> dict[str, int]:
     return out
 
 
-def _run_all(cases: list[Path], address: Address, profile: Profile,
+def _run_all(cases: list[Path], address: Address, profile: CapabilityProfile,
              progress: Progress | None, label: str, case_ids: list[str] | None = None,
              stop_at_first: bool = False, case_timeout: float | None = None,
              ) -> list[CaseResult]:

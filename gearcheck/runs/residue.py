@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..engine.cleanup import owned
-from ..engine.probe import Profile
+from ..engine.probe import CapabilityProfile
 from ..protocol import printable
 from ..results import CaseResult
 from ..wire import Address, Connection, WireError
@@ -42,7 +42,7 @@ def listed_functions(address: Address, run_id: str, timeout: float = 5.0,
 
 
 def summarize(results: list[CaseResult], *, run_id: str, address: Address,
-              profile: Profile | None, enabled: bool) -> dict[str, Any]:
+              profile: CapabilityProfile | None, enabled: bool) -> dict[str, Any]:
     """report.json's ``cleanup``: totals over the cases, and what the server still lists."""
     done = [(r.case_id, c) for r in results for c in r.evidence.get("cleanup", [])]
     summary: dict[str, Any] = {

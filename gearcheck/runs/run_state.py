@@ -35,7 +35,7 @@ from typing import Any
 import pytest
 
 from ..engine.loader import Scenario
-from ..engine.probe import ProbeError, Profile, probe_server
+from ..engine.probe import CapabilityProfile, ProbeError, probe_server
 from ..engine.runner import run_case
 from ..engine.servers import ExternalServers, ExtraServers, ManagedServers
 from ..engine.timing import Timing
@@ -70,7 +70,7 @@ class SuitePreset:
     """Handed to pytest as a plugin by ``run_suite``: what the run takes from its caller that has
     no command-line form, and where the run leaves its report for the caller."""
 
-    def __init__(self, *, profile: Profile | None = None, write_reports: bool = True,
+    def __init__(self, *, profile: CapabilityProfile | None = None, write_reports: bool = True,
                  on_result: Callable[[CaseResult], None] | None = None) -> None:
         self.profile = profile
         self.write_reports = write_reports

@@ -17,7 +17,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..engine.probe import Profile
+from ..engine.probe import CapabilityProfile
 from ..engine.timing import Timing
 from ..report.baseline import Baseline
 from ..wire import Address
@@ -48,7 +48,7 @@ class RunSettings:
     run_id: str
     report_dir: Path
     timing: Timing
-    profile: Profile | None = None
+    profile: CapabilityProfile | None = None
     baseline: Baseline | None = None
     started_at: str = ""
     managed_target: str | None = None  # registry name whose extra servers the harness starts
@@ -77,7 +77,7 @@ class RunSettings:
         return cls(address=Address.parse(d["address"]), server_name=d["server_name"],
                    run_id=d["run_id"], report_dir=Path(d["report_dir"]),
                    timing=Timing(**d["timing"]),
-                   profile=Profile.from_dict(d["profile"]) if d["profile"] else None,
+                   profile=CapabilityProfile.from_dict(d["profile"]) if d["profile"] else None,
                    baseline=Baseline.from_dict(d["baseline"]) if d["baseline"] else None,
                    started_at=d["started_at"], managed_target=d["managed_target"],
                    registry=d["registry"],

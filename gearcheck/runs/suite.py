@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from .. import paths
-from ..engine.probe import Profile
+from ..engine.probe import CapabilityProfile
 from ..report.baseline import AppliedBaseline, BaselineEntry, load_baseline
 from ..report.gate import EXIT_HARNESS, GateOutcome, evaluate
 from ..results import CaseResult, RunReport
@@ -49,7 +49,7 @@ class SuiteSettings:
     case_timeout: float | None = None
     second_servers: list[str] = field(default_factory=list)
     stop_at_first_failure: bool = False
-    profile: Profile | None = None       # a capability profile to use instead of probing
+    profile: CapabilityProfile | None = None       # a capability profile to use instead of probing
     on_result: Callable[[CaseResult], None] | None = None  # each judged case, as it ends
     verbose: bool = False
     quiet: bool = False                  # pytest prints nothing (the caller shows progress)

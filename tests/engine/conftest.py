@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from gearcheck.engine.loader import load_file
-from gearcheck.engine.probe import KNOWN_CAPABILITIES, Profile
+from gearcheck.engine.probe import KNOWN_CAPABILITIES, CapabilityProfile
 from gearcheck.engine.runner import run_case
 from gearcheck.engine.servers import ExtraServers
 from gearcheck.engine.timing import Timing
@@ -27,7 +27,8 @@ def run_yaml(tmp_path: Path):  # type: ignore[no-untyped-def]
     counter = iter(range(1, 1000))
 
     def run(body: str, address: Address | str, *, timing: Timing | None = None,
-            profile: Profile | None = None, servers: ExtraServers | None = None) -> CaseResult:
+            profile: CapabilityProfile | None = None,
+            servers: ExtraServers | None = None) -> CaseResult:
         path = tmp_path / f"case{next(counter)}.yaml"
         path.write_text(HEADER.format(n=int(path.stem[4:])) + body)
         scenarios, errors = load_file(path, set(KNOWN_CAPABILITIES))

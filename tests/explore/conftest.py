@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from gearcheck.engine.probe import Profile, probe_server
+from gearcheck.engine.probe import CapabilityProfile, probe_server
 from gearcheck.explore.run import Server
 from gearcheck.targets import GearmandTarget, ProcessTarget, RefServerTarget
 
@@ -33,7 +33,7 @@ def refserver2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RefServerTa
 
 @pytest.fixture(scope="session")
 def explore_server() -> Callable[[ProcessTarget, str, str], Server]:
-    profiles: dict[str, Profile] = {}
+    profiles: dict[str, CapabilityProfile] = {}
 
     def make(target: ProcessTarget, label: str, implementation: str) -> Server:
         key = str(target.address)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from gearcheck.protocol import Packet, PacketType
-from gearcheck.refserver.config import ServerConfig
+from gearcheck.refserver.config import RefServerOptions
 from gearcheck.robustness.health import process_alive, rss_kib
 from gearcheck.targets import ProcessTarget
 from gearcheck.targets.refserver import RefServerTarget
@@ -43,13 +43,13 @@ def _listening_addresses(port: int) -> set[str]:
 
 
 def test_listens_on_loopback_only_by_default(tmp_path: Path) -> None:
-    assert ServerConfig().host == "127.0.0.1"
+    assert RefServerOptions().host == "127.0.0.1"
     with DefaultHostRefServer(log_dir=tmp_path) as server:
         assert _listening_addresses(server.address.port) == {"0100007F"}  # 127.0.0.1
 
 
 def test_limits_have_safe_defaults() -> None:
-    cfg = ServerConfig()
+    cfg = RefServerOptions()
     assert 0 < cfg.max_packet <= 64 * 1024 * 1024
     assert 0 < cfg.max_line <= 1024 * 1024
     assert 0 < cfg.max_connections <= 100_000

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gearcheck.engine.probe import Profile
+from gearcheck.engine.probe import CapabilityProfile
 from gearcheck.results import CaseResult, Verdict
 from gearcheck.runs import SuiteSettings, run_suite
 from gearcheck.runs.residue import closing_lines, summarize
@@ -66,7 +66,7 @@ def test_the_summary_adds_up_and_names_what_is_left_with_its_reason(refserver) -
     finally:
         with Connection.open(address, timeout=5) as conn:
             conn.admin(f"drop function {stuck}")
-    no_drop = Profile(str(address), 0.001, None, {
+    no_drop = CapabilityProfile(str(address), 0.001, None, {
         "admin:drop function": {"supported": False, "evidence": "'drop function x' -> nothing"},
         "admin:status": {"supported": True, "evidence": "ok"}})
     with Connection.open(address, timeout=5) as conn:
