@@ -7,22 +7,12 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 
-def _processes_mentioning(text: str) -> list[str]:
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            argv = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if text in argv:
-            found.append(argv)
-    return found
-
-
-def test_sigterm_stops_the_servers_and_exits_2(tmp_path: Path) -> None:
+def test_sigterm_stops_the_servers_and_exits_2(tmp_path: Path,
+        processes_mentioning: Callable[[str], list[str]]) -> None:
     out = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "gearcheck", "conformance", "--server",
                              "gearmand", "--jobs", "1", "--out", str(out)],
@@ -31,14 +21,14 @@ def test_sigterm_stops_the_servers_and_exits_2(tmp_path: Path) -> None:
     # gearmand itself (its argv starts with its binary), not this command, whose
     # arguments name gearmand too
     while not any(p.split(" ", 1)[0].endswith("gearmand")
-                  for p in _processes_mentioning(str(out))):
+                  for p in processes_mentioning(str(out))):
         assert time.monotonic() < deadline and proc.poll() is None, "gearmand never started"
         time.sleep(0.1)
     time.sleep(3.0)  # the probe, and some cases
     proc.send_signal(signal.SIGTERM)
     output, _ = proc.communicate(timeout=30)
     assert proc.returncode == 2, output
-    assert _processes_mentioning(str(out)) == []
+    assert processes_mentioning(str(out)) == []
     if "interrupted before any case ended" in output:  # a slow machine: still in the probe
         assert not (out / "report.json").exists()
         return

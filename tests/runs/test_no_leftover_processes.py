@@ -6,22 +6,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 
-def _processes_mentioning(text: str) -> list[str]:
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            argv = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if text in argv:
-            found.append(argv)
-    return found
-
-
-def test_a_full_run_stops_every_server_it_started(tmp_path: Path) -> None:
+def test_a_full_run_stops_every_server_it_started(tmp_path: Path,
+        processes_mentioning: Callable[[str], list[str]]) -> None:
     scratch = tmp_path / "scratch"  # the run's temporary folders (extra servers' state) go here
     scratch.mkdir()
     env = {**os.environ, "TMPDIR": str(scratch)}
@@ -31,5 +21,5 @@ def test_a_full_run_stops_every_server_it_started(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "restart" in (tmp_path / "run" / "report.json").read_text(), \
         "the run includes the cases that restart their own servers"
-    assert _processes_mentioning(str(scratch)) == []
-    assert _processes_mentioning(str(tmp_path / "run")) == []
+    assert processes_mentioning(str(scratch)) == []
+    assert processes_mentioning(str(tmp_path / "run")) == []
