@@ -70,6 +70,9 @@ def test_admin_status_and_workers_parsed(gearmand_address: Address) -> None:
         worker.send(Packet.build("GRAB_JOB"))
         handle = worker.expect(PacketType.JOB_ASSIGN).arg("handle")
         worker.send(Packet.build("WORK_COMPLETE", handle, b""))
+        # the echo comes back after gearmand has handled the WORK_COMPLETE before it
+        worker.send(Packet.build("ECHO_REQ", b"done"))
+        worker.expect(PacketType.ECHO_RES)
         assert parse_status(admin.admin("status"))[fn].total == 0
 
 
