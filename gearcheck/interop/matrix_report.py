@@ -16,6 +16,7 @@ from typing import Any
 
 from ..results import Verdict
 from .matrix import MatrixResult
+from .registry import LIBRARY_VERSIONS
 
 SCHEMA = "gearcheck-interop/1"
 COLOURS = {"PASS": "#2e7d32", "NON-STRICT": "#7cb342", "FAIL": "#c62828", "UNSUPPORTED": "#9e9e9e",
@@ -28,6 +29,7 @@ def to_dict(m: MatrixResult) -> dict[str, Any]:
     return {
         "schema": SCHEMA, "started_at": m.started_at, "duration_s": m.duration_s,
         "baseline": m.baseline, "servers": m.servers, "libraries": m.libraries,
+        "library_versions": {name: LIBRARY_VERSIONS.get(name, "") for name in m.libraries},
         "counts": m.counts(),
         "cells": [{"scenario": c.scenario.id, "client": c.client.name, "worker": c.worker.name,
                    "server": c.server, **r.to_dict()} for c, r in m.cells],

@@ -203,6 +203,26 @@ LIBRARIES: dict[str, Library] = {lib.name: lib for lib in [
         driver="aiogear"),
 ]}
 
+# The version of each library the drivers run, as pinned where it is installed from
+# (tests/interop/test_pinned_versions.py checks each against its pin): Debian packages
+# (scripts/install-system-deps.sh), fixtures/clients/node/package.json, the PY_LIBS of
+# scripts/install-interop-clients.sh, fixtures/clients/go/go.mod, fixtures/clients/rust/Cargo.toml.
+LIBRARY_VERSIONS: dict[str, str] = {
+    "php-gearman": "2.1.0",          # Debian php-gearman 2.1.0+1.1.2
+    "gearman": "2.1.0",
+    "gearmanode": "0.9.2",
+    "abraxas": "2.1.10",
+    "node-gearman": "0.2.2",
+    "pygearman": "0.2.6",
+    "python3-gearman": "0.1.0",
+    "gear": "0.16.0",
+    "aiogear": "0.2.6",
+    "gearman-go": "v0.0.0-20220520031403-2a518e866145",
+    "rustygear": "0.15.0",
+    "perl-gearman": "2.004.015",     # Debian libgearman-client-perl
+    "gearman-cli": "1.1.20",         # Debian gearman-tools
+}
+
 # Built and installed like the others, but no job completes: listed here, kept out of
 # the default matrix and the harness-as-server run, shown by tests/interop/test_excluded.py
 # and docs/findings.md ("Client libraries").

@@ -233,6 +233,8 @@ class CompatTable:
         self.sources.append(str(interop_dir / "interop.json"))
         labels = _feature_labels()
         page = _rel(interop_dir / "index.html", self.page_dir)
+        for library, version in (data.get("library_versions") or {}).items():
+            self.row(str(library), "library").version = str(version)
         for cell in data.get("cells", []):
             sid = cell.get("scenario", "?")
             label, title = labels.get(sid, (sid, ""))
