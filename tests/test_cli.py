@@ -79,3 +79,14 @@ def test_an_unknown_profile_names_the_shipped_ones(capsys: pytest.CaptureFixture
     assert main(["load", "--profile", "no-such-profile", "--server", "127.0.0.1:9"]) == 2
     err = capsys.readouterr().err
     assert "no load profile 'no-such-profile'" in err and "steady-foreground" in err
+
+
+def test_conformance_runs_a_crashing_registered_server_one_case_at_a_time() -> None:
+    """The matrix and `gearcheck conformance --server NAME` agree on how many cases run at
+    once: a server registered with `jobs: 1` (it dies on some input, taking the cases beside
+    it down) gets one; others, and HOST:PORT servers, the default."""
+    from gearcheck.commands.conformance import DEFAULT_JOBS, registered_jobs
+    assert registered_jobs("abraxas") == registered_jobs("abraxas-2.1.10") == 1
+    assert registered_jobs("g2") == 1
+    assert registered_jobs("refserver") == registered_jobs(None) == DEFAULT_JOBS
+    assert registered_jobs("127.0.0.1:4730") == DEFAULT_JOBS

@@ -160,9 +160,13 @@ def add_processes(parser: argparse.ArgumentParser, what: str, default: int = 0) 
                         help=f"{what} (default {default})")
 
 
-def add_jobs(parser: argparse.ArgumentParser, what: str, default: int) -> None:
-    parser.add_argument("--jobs", "-j", type=positive_int, default=default, metavar="N",
-                        help=f"{what} at once, in this process (default {default})")
+def add_jobs(parser: argparse.ArgumentParser, what: str, default: int,
+             default_text: str | None = None) -> None:
+    """--jobs; with ``default_text`` the option's default is None (the command decides)."""
+    parser.add_argument("--jobs", "-j", type=positive_int,
+                        default=None if default_text else default, metavar="N",
+                        help=f"{what} at once, in this process "
+                             f"(default {default_text or default})")
 
 
 def add_tls(p: argparse.ArgumentParser) -> None:

@@ -27,7 +27,7 @@ from .. import paths
 from ..progress import Progress
 from ..runs import SuiteSettings, run_suite
 from ..runs.failure_text import format_result
-from ..targets import is_address
+from ..targets import RegistryError, find, is_address, load_registry
 from ..wire import Address, Connection, TLSFailed, TLSSetupError, WireError
 from ._options import (
     EXIT_HARNESS,
@@ -65,7 +65,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    "(levels must/should/observed, areas, tags)")
     p.add_argument("--case", dest="case_ids", action="append", default=[], metavar="ID",
                    help="run only this case (exact id; repeatable)")
-    add_jobs(p, "cases (exclusive ones still run alone)", default=DEFAULT_JOBS)
+    add_jobs(p, "cases (exclusive ones still run alone)", default=DEFAULT_JOBS,
+             default_text=f"{DEFAULT_JOBS}, or the jobs: a registered server sets, 1 for the "
+                          "servers that crash under load")
     add_processes(p, "pytest-xdist processes that share the cases (then one case at a time "
                      "in each)")
     p.add_argument("--out", type=Path, metavar="DIR",
@@ -85,9 +87,25 @@ def settings_from(args: argparse.Namespace) -> SuiteSettings:
         server=args.server, implementation=args.implementation,
         cases=list(args.cases) or [paths.SUITE_DIR], baseline=args.baseline,
         use_baseline=not args.no_baseline, keyword=args.keyword, markers=args.markers,
-        case_ids=args.case_ids, workers=args.processes, jobs=args.jobs, report_dir=args.out,
+        case_ids=args.case_ids, workers=args.processes,
+        jobs=args.jobs if args.jobs is not None else registered_jobs(args.server),
+        report_dir=args.out,
         case_timeout=args.case_timeout, second_servers=args.second_server,
         verbose=args.verbose, tls=tls_from(args), clean_up=not args.no_cleanup)
+
+
+def registered_jobs(server: str | None) -> int:
+    """Cases at once for a registered server: its ``jobs:`` (the matrix uses the same), else
+    the default. A server that dies on some cases' input takes the cases beside them down
+    with it, so such servers run one case at a time."""
+    if server and not is_address(server):
+        try:
+            spec = find(load_registry(), server)
+        except RegistryError:
+            return DEFAULT_JOBS  # the run itself says the name is unknown
+        if spec.jobs is not None:
+            return spec.jobs
+    return DEFAULT_JOBS
 
 
 def _tls_preflight(settings: SuiteSettings) -> None:

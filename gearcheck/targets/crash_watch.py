@@ -9,7 +9,8 @@ running at the moment of the crash sees its connections close and fails with
 that evidence; whoever uses the watch reports the crashes beside the results
 (the matrix puts them in the server's column). Leaving the ``with`` block
 stops the watching before the target is stopped, so a normal stop is never
-taken for a crash. A restart that fails ends the watch with that error noted.
+taken for a crash. A restart that fails three times ends the watch with the error
+noted.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from ._base import ProcessTarget
 from ._errors import TargetError
 
 POLL_S = 0.05
+RESTART_ATTEMPTS = 3
+RESTART_PAUSE_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -68,14 +71,28 @@ class CrashWatch:
             saved = self.target.requested_port
             self.target.requested_port = port
             try:
-                self.target.start()
-            except TargetError as exc:
-                self.crashes.append(Crash(time.time(), proc.returncode, tail, False,
-                                          str(exc).splitlines()[0]))
-                return
+                error = self._restart()
             finally:
                 self.target.requested_port = saved
+            if error is not None:
+                self.crashes.append(Crash(time.time(), proc.returncode, tail, False, error))
+                return
             self.crashes.append(Crash(time.time(), proc.returncode, tail, True))
+
+    def _restart(self) -> str | None:
+        """Start the target again; None when it answers, else the last attempt's error. A
+        server that dies on what the running cases send may die again while it starts (their
+        connections come back at once), so it gets a few attempts."""
+        error = ""
+        for _attempt in range(RESTART_ATTEMPTS):
+            try:
+                self.target.start()
+                return None
+            except TargetError as exc:
+                error = str(exc).splitlines()[0]
+                if self._stop.wait(RESTART_PAUSE_S):
+                    break
+        return error
 
 
 def _tail(target: ProcessTarget, lines: int = 8) -> str:
