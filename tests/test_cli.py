@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from gearcheck.cli import build_parser, main
+from gearcheck.commands.conformance import DEFAULT_JOBS, registered_jobs
 
 # Names retired for one name per idea (docs/cli.md): what each became.
 RETIRED = {"--target": "--server (or --as)", "--workers": "--processes or --worker-libraries",
@@ -85,7 +86,6 @@ def test_conformance_runs_a_crashing_registered_server_one_case_at_a_time() -> N
     """The matrix and `gearcheck conformance --server NAME` agree on how many cases run at
     once: a server registered with `jobs: 1` (it dies on some input, taking the cases beside
     it down) gets one; others, and HOST:PORT servers, the default."""
-    from gearcheck.commands.conformance import DEFAULT_JOBS, registered_jobs
     assert registered_jobs("abraxas") == registered_jobs("abraxas-2.1.10") == 1
     assert registered_jobs("g2") == 1
     assert registered_jobs("refserver") == registered_jobs(None) == DEFAULT_JOBS
