@@ -160,6 +160,24 @@ def load_entries(text: str, path: Path | str, key: str,
     return list(zip(items, items.lines, strict=True))
 
 
+def read_entries_file(path: Path, what: str, error: Callable[[str], Exception]) -> str:
+    """The text of a list-of-entries file; ``error("path: cannot read the <what> (why)")``
+    when it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise error(f"{path}: cannot read the {what} ({exc.strerror or exc})") from exc
+
+
+def entry_failure(path: Path | str, item: Any, line: int,
+                  error: Callable[[str], Exception]) -> Callable[[str | None, str], Exception]:
+    """``fail(key, message)`` for one entry of ``load_entries``: the error to raise, placed at
+    the line of ``key`` in the entry (or of the entry itself when ``key`` is None)."""
+    def fail(key: str | None, message: str) -> Exception:
+        return error(f"{path}:{key_line(item, key, line)}: {message}")
+    return fail
+
+
 def key_line(item: Any, key: str | None, line: int) -> int:
     """The line of ``key`` in the mapping ``item``, else of the item (``line``)."""
     if isinstance(item, PosDict) and key is not None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import paths
-from ..yaml_positions import PosDict, key_line, load_entries
+from ..yaml_positions import PosDict, entry_failure, load_entries, read_entries_file
 from .checker import FAILURE_KINDS
 from .nemesis import NEMESES
 
@@ -54,19 +54,13 @@ class KnownDefect:
 
 def load_baseline(path: Path | None = None) -> list[KnownDefect]:
     path = path or DEFAULT_BASELINE
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise BaselineError(f"{path}: cannot read the chaos baseline "
-                            f"({exc.strerror or exc})") from exc
+    text = read_entries_file(path, "chaos baseline", BaselineError)
     return [_entry(path, item, line)
             for item, line in load_entries(text, path, "known", BaselineError)]
 
 
 def _entry(path: Path, item: object, line: int) -> KnownDefect:
-    def fail(key: str | None, message: str) -> BaselineError:
-        at = key_line(item, key, line)
-        return BaselineError(f"{path}:{at}: {message}")
+    fail = entry_failure(path, item, line, BaselineError)
 
     if not isinstance(item, PosDict):
         raise fail(None, "each known defect is a mapping with server, kinds and reason")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import paths
-from ..yaml_positions import PosDict, key_line, load_entries
+from ..yaml_positions import PosDict, entry_failure, load_entries, read_entries_file
 
 KNOWN_PATH = paths.BASELINES_DIR / "explore.yaml"
 ENTRY_KEYS = {"id", "servers", "signature", "when", "see", "reason"}
@@ -58,9 +58,7 @@ class KnownDivergence:
 
 
 def _entry(path: Path, item: object, line: int) -> KnownDivergence:
-    def fail(key: str | None, message: str) -> KnownError:
-        at = key_line(item, key, line)
-        return KnownError(f"{path}:{at}: {message}")
+    fail = entry_failure(path, item, line, KnownError)
 
     if not isinstance(item, PosDict):
         raise fail(None, "each known divergence is a mapping with id, servers, signature, "
@@ -122,11 +120,7 @@ def parse_known(text: str, path: Path | str) -> list[KnownDivergence]:
 
 def load_known(path: Path | str | None = None) -> list[KnownDivergence]:
     path = Path(path) if path else KNOWN_PATH
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise KnownError(f"{path}: cannot read the known divergences "
-                         f"({exc.strerror or exc})") from exc
+    text = read_entries_file(path, "known divergences", KnownError)
     return parse_known(text, path)
 
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from .. import paths
 from ..wire import Address
-from ..yaml_positions import PosDict, key_line, load_entries
+from ..yaml_positions import PosDict, entry_failure, load_entries, read_entries_file
 from ._base import ExternalTarget, ProcessTarget, Target
 from ._errors import TargetError
 from .configs import ServerConfig
@@ -101,9 +101,7 @@ def resolve_target(dotted: str, where: str = "") -> type[Target]:
 
 
 def _entry(path: Path, item: object, line: int) -> ServerSpec:
-    def fail(key: str | None, message: str) -> RegistryError:
-        at = key_line(item, key, line)
-        return RegistryError(f"{path}:{at}: {message}")
+    fail = entry_failure(path, item, line, RegistryError)
 
     if not isinstance(item, PosDict):
         raise fail(None, "each server is a mapping with 'name' and 'target'")
@@ -169,11 +167,7 @@ def parse_registry(text: str, path: Path | str) -> list[ServerSpec]:
 
 def load_registry(path: Path | str | None = None) -> list[ServerSpec]:
     path = Path(path) if path else DEFAULT_SERVERS_FILE
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RegistryError(f"{path}: cannot read the server registry "
-                            f"({exc.strerror or exc})") from exc
+    text = read_entries_file(path, "server registry", RegistryError)
     return parse_registry(text, path)
 
 
