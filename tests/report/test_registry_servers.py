@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+import psutil
 import pytest
 
 from gearcheck.protocol import parse_status
@@ -120,12 +120,6 @@ def test_unknown_server_names_are_refused() -> None:
         select(load_registry(), ["gear", "nginx"])
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 @pytest.mark.parametrize("name", ["refserver", "gearmand-1.1.20", "perl-gearman-server", "gear"])
@@ -145,7 +139,7 @@ def test_every_registered_server_starts_answers_and_stops(name: str, tmp_path: P
             else:
                 assert conn.echo(b"ping", timeout=5) >= 0
     assert target.process is None
-    assert not _alive(pid)
+    assert not psutil.pid_exists(pid)
 
 
 def test_perl_server_runs_through_perl_not_path(tmp_path: Path) -> None:

@@ -3,10 +3,10 @@ and npm: each starts on a free loopback port, runs a real job, stops, and leaves
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from gearcheck.protocol import Packet, PacketType
@@ -21,12 +21,6 @@ T = PacketType
 INSTALLED = ["rustygeard-0.15.0", "g2", "abraxas-2.1.10"]
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 @pytest.mark.parametrize("name", INSTALLED)
@@ -56,7 +50,7 @@ def test_installed_server_starts_runs_a_job_and_stops(name: str, tmp_path: Path)
             done = client.expect(T.WORK_COMPLETE, timeout=5)
             assert done.args == (handle, b"done")
     assert target.process is None
-    assert not _alive(pid)
+    assert not psutil.pid_exists(pid)
 
 
 def test_a_missing_build_names_the_install_script(tmp_path: Path,
